@@ -68,6 +68,15 @@ pub struct RotationStats {
 }
 
 impl<K, V> AvlMap<K, V> {
+    /// Bytes of one heap node, which holds one entry: key, value, two child
+    /// pointers, a `u32` size and a `u8` height, padded to alignment. The
+    /// allocator may round each allocation up further.
+    ///
+    /// ```
+    /// assert_eq!(avl::AvlMap::<u64, u64>::NODE_BYTES, 40);
+    /// ```
+    pub const NODE_BYTES: usize = std::mem::size_of::<Node<K, V>>();
+
     /// Makes a new, empty map. Does not allocate.
     ///
     /// ```

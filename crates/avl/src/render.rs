@@ -142,6 +142,87 @@ impl Shape {
             .collect()
     }
 
+    /// How many nodes have each balance factor (height of the right subtree
+    /// minus height of the left).
+    ///
+    /// ```
+    /// let chain = avl::Bst::from_keys([1, 2, 3]).shape();
+    /// let counts = chain.balance_factor_counts();
+    /// assert_eq!(counts[&2], 1); // the root
+    /// assert_eq!(counts[&1], 1);
+    /// assert_eq!(counts[&0], 1); // the leaf
+    /// ```
+    pub fn balance_factor_counts(&self) -> std::collections::BTreeMap<i64, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for balance in self.balance_factors() {
+            *counts.entry(balance).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// How many nodes have 0, 1 and 2 children.
+    ///
+    /// ```
+    /// let counts = avl::Bst::from_keys([2, 1]).shape().child_counts();
+    /// assert_eq!((counts[&0], counts[&1]), (1, 1));
+    /// ```
+    pub fn child_counts(&self) -> std::collections::BTreeMap<usize, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for node in &self.nodes {
+            *counts
+                .entry(node.children.iter().flatten().count())
+                .or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Checks the AVL balance rule (invariant 4) on this shape, whatever tree
+    /// it came from, and names the first node (in key order) that breaks it.
+    /// This is how the book tests trees that an [`AvlMap`](crate::AvlMap)
+    /// could never hold.
+    ///
+    /// ```
+    /// use avl::{Bst, InvariantViolation};
+    ///
+    /// assert!(Bst::from_keys([2, 1, 3]).shape().check_avl_balance().is_ok());
+    /// let err = Bst::from_keys([1, 2, 3]).shape().check_avl_balance().unwrap_err();
+    /// assert!(matches!(err, InvariantViolation::Balance { left_height: 0, right_height: 2, .. }));
+    /// ```
+    pub fn check_avl_balance(&self) -> Result<(), crate::InvariantViolation> {
+        let heights = self.subtree_heights();
+        let height_of = |c: Option<usize>| c.map_or(0, |c| heights[c]);
+        let paths = self.paths();
+        for (rank, (index, _)) in self.in_order().into_iter().enumerate() {
+            let [left, right] = self.nodes[index].children;
+            let (left_height, right_height) = (height_of(left), height_of(right));
+            if left_height.abs_diff(right_height) > 1 {
+                return Err(crate::InvariantViolation::Balance {
+                    node: crate::NodeId {
+                        rank,
+                        path: paths[index].clone(),
+                    },
+                    left_height,
+                    right_height,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The `L`/`R` path from the root to every node, by node index (parents
+    /// are numbered before their children).
+    fn paths(&self) -> Vec<String> {
+        let mut paths = vec![String::new(); self.nodes.len()];
+        for index in 0..self.nodes.len() {
+            for (side, child) in self.nodes[index].children.into_iter().enumerate() {
+                if let Some(child) = child {
+                    paths[child] = format!("{}{}", paths[index], if side == 0 { 'L' } else { 'R' });
+                }
+            }
+        }
+        paths
+    }
+
     /// Places every node: in-order columns, `gap` apart, `width_of` wide.
     fn place(&self, width_of: impl Fn(&ShapeNode) -> usize, gap: usize) -> Vec<Placed> {
         let mut placed: Vec<Placed> = (0..self.nodes.len())
