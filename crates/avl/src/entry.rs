@@ -155,6 +155,7 @@ impl<'a, K: Ord, V> VacantEntry<'a, K, V> {
         self.key
     }
 
+    // ANCHOR: vacant_insert
     /// Inserts `value` under the entry's key, at the remembered rank, and
     /// returns a reference to it. Two descents by size; no key comparisons.
     ///
@@ -178,6 +179,7 @@ impl<'a, K: Ord, V> VacantEntry<'a, K, V> {
         ops::insert_at(&mut map.root, index, key, value, &mut map.stats.insert);
         &mut ops::select_mut(&mut map.root, index).value
     }
+    // ANCHOR_END: vacant_insert
 }
 
 impl<'a, K: Ord, V> OccupiedEntry<'a, K, V> {

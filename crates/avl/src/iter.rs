@@ -27,6 +27,7 @@ use crate::node::{LEFT, Link, Node, RIGHT, size};
 // ---------------------------------------------------------------------------
 // Shared iteration: two stacks.
 
+// ANCHOR: stack
 /// A path from the root to the next entry to yield at one end.
 struct Stack<'a, K, V> {
     nodes: Vec<&'a Node<K, V>>,
@@ -74,6 +75,7 @@ impl<'a, K, V> Stack<'a, K, V> {
         Some(node)
     }
 }
+// ANCHOR_END: stack
 
 /// An iterator over the entries of an [`AvlMap`](crate::AvlMap), in key order.
 ///
@@ -309,6 +311,7 @@ pub(crate) trait Split: Sized {
     fn split(self) -> (Option<Self>, Self::Entry, Option<Self>);
 }
 
+// ANCHOR: split_mut
 impl<'a, K, V> Split for &'a mut Node<K, V> {
     type Entry = (&'a K, &'a mut V);
 
@@ -326,6 +329,7 @@ impl<'a, K, V> Split for &'a mut Node<K, V> {
         (left.as_deref_mut(), (&*key, value), right.as_deref_mut())
     }
 }
+// ANCHOR_END: split_mut
 
 impl<K, V> Split for Box<Node<K, V>> {
     type Entry = (K, V);
@@ -413,6 +417,7 @@ impl<S: Split> Pieces<S> {
         self.len
     }
 
+    // ANCHOR: pieces
     /// Takes the next entry from the front (`side == LEFT`) or the back.
     fn take(&mut self, side: usize) -> Option<S::Entry> {
         loop {
@@ -457,6 +462,7 @@ impl<S: Split> Pieces<S> {
             }
         }
     }
+    // ANCHOR_END: pieces
 
     pub(crate) fn next_front(&mut self) -> Option<S::Entry> {
         self.take(LEFT)

@@ -351,6 +351,7 @@ impl<K, V> AvlMap<K, V> {
         (key, value)
     }
 
+    // ANCHOR: retain
     /// Keeps only the entries for which `keep` returns `true`, visiting them
     /// in key order. O(n), using join to rebuild.
     ///
@@ -375,6 +376,7 @@ impl<K, V> AvlMap<K, V> {
         let root = self.root.take();
         self.root = join::filter(root, &mut flags.into_iter(), &mut self.stats.join);
     }
+    // ANCHOR_END: retain
 }
 
 impl<K: Ord, V> AvlMap<K, V> {

@@ -226,6 +226,7 @@ pub(crate) fn rebalance<K, V>(root: &mut Box<Node<K, V>>, rotations: &mut Rotati
 }
 // ANCHOR_END: rebalance
 
+// ANCHOR: fix
 /// After the subtree `root.children[dir]` gained or lost `delta` nodes and its
 /// height went from `height_before` to its current value, restore `root`.
 ///
@@ -250,6 +251,7 @@ pub(crate) fn fix_after_change<K, V>(
         rebalance(root, rotations);
     }
 }
+// ANCHOR_END: fix
 
 /// Builds a perfectly balanced tree from entries already sorted by key with
 /// no duplicates, in O(n) without comparing keys.

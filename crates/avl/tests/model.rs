@@ -18,6 +18,7 @@ use avl::map::Entry;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
+// ANCHOR: ops
 #[derive(Clone, Debug)]
 enum Op<K> {
     Insert(K, u32),
@@ -53,6 +54,7 @@ enum Op<K> {
     Clear,
     CloneEq,
 }
+// ANCHOR_END: ops
 
 fn bound<K: Debug + Clone>(
     key: impl Strategy<Value = K> + Clone,
@@ -403,6 +405,7 @@ where
     Ok(())
 }
 
+// ANCHOR: run
 fn run<K>(ops: Vec<Op<K>>) -> Result<(), TestCaseError>
 where
     K: Ord + Clone + Debug,
@@ -427,6 +430,7 @@ where
     }
     Ok(())
 }
+// ANCHOR_END: run
 
 #[test]
 fn matches_btreemap_with_u8_keys() {
