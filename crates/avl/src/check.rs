@@ -17,7 +17,9 @@ use crate::node::{LEFT, Link, RIGHT};
 pub struct NodeId {
     /// Number of keys before this node's key.
     pub rank: usize,
-    /// Steps from the root: `"LR"` is the root's left child's right child.
+    /// Steps from the root: `"LR"` is the root's left child's right child;
+    /// `"?"` where the checker does not track paths (the [`Bst`](crate::Bst)
+    /// checker walks with an iterator).
     pub path: String,
 }
 

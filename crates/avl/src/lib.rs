@@ -122,7 +122,8 @@
 //!    `entry`, `range`, `split_off`) leave the map exactly as it was: they
 //!    compare keys before changing anything. An overlapping `append` or a set
 //!    operator may drop the entries in flight but leaves valid, empty trees.
-//!    `retain` runs the predicate on every entry before changing the tree.
+//!    `retain` runs the predicate on every entry before changing the tree, so a
+//!    panicking predicate removes nothing.
 //! 4. Iteration follows pointers from node to node, so iterating a large map
 //!    built in random order misses the cache at almost every step, unlike a
 //!    B-tree. The book measures this.

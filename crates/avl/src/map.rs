@@ -355,8 +355,9 @@ impl<K, V> AvlMap<K, V> {
     /// Keeps only the entries for which `keep` returns `true`, visiting them
     /// in key order. O(n), using join to rebuild.
     ///
-    /// If `keep` panics, the map is left unchanged: the predicate runs over
-    /// every entry first, and only then is the tree rebuilt.
+    /// If `keep` panics, every entry stays in the map (values it already
+    /// changed through `&mut V` stay changed): the predicate runs over every
+    /// entry first, and only then is the tree rebuilt.
     ///
     /// ```
     /// let mut map: avl::AvlMap<u32, u32> = (0..8).map(|k| (k, k * 10)).collect();

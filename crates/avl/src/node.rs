@@ -39,8 +39,8 @@ pub(crate) const MAX_LEN: usize = u32::MAX as usize;
 
 /// The tallest AVL tree with at most [`MAX_LEN`] nodes has height 45
 /// (a Fibonacci tree of height 46 needs F(48) − 1 ≈ 4.8·10⁹ nodes).
-/// Iterators size their stacks from the actual height; this bound is what the
-/// height bound test checks `u8` heights against.
+/// This is why a `u8` is enough for a stored height (checked at compile time
+/// below); iterators size their stacks from the actual height.
 pub(crate) const MAX_HEIGHT: u8 = 45;
 const _: () = assert!(MAX_HEIGHT < u8::MAX);
 
@@ -50,17 +50,24 @@ pub(crate) type Link<K, V> = Option<Box<Node<K, V>>>;
 
 /// One entry of the map and the two subtrees hanging from it.
 ///
-/// For `u64` keys and values this is 40 bytes: 8 + 8 for the entry, 2 × 8 for
-/// the child pointers, 4 for the size and 1 for the height, padded to 8.
+/// For `u64` keys and values this is 40 bytes: 8 for the key, 2 × 8 for the
+/// child pointers, 8 for the value, 4 for the size and 1 for the height,
+/// padded to 8.
 #[derive(Clone)]
+#[repr(C)]
 pub(crate) struct Node<K, V> {
+    /// First, then the child pointers: a search reads only these two fields.
+    /// `repr(C)` fixes this order; measured at a million `u64` keys, it made
+    /// look-ups about a quarter faster than the compiler's own layout (which
+    /// put the value in between) or than children-first (see the performance
+    /// chapter). The price: a key smaller than a pointer is padded, so a
+    /// `u32 → u32` node takes 40 bytes instead of 32.
     pub(crate) key: K,
-    pub(crate) value: V,
     /// `children[LEFT]` holds smaller keys, `children[RIGHT]` larger ones.
-    /// An array rather than two fields: code indexed by a direction handles
-    /// both mirror cases at once, and the search loop picks a child without
-    /// a branch.
+    /// An array rather than two fields (as in libavl's `avl_link[2]`): code
+    /// indexed by a direction handles both mirror cases at once.
     pub(crate) children: [Link<K, V>; 2],
+    pub(crate) value: V,
     /// Number of nodes in this subtree (invariant 2).
     pub(crate) size: u32,
     /// Number of levels in this subtree; a leaf has height 1 (invariant 3).
@@ -173,7 +180,7 @@ pub(crate) fn rotate<K, V>(root: &mut Box<Node<K, V>>, dir: usize) {
     let mut pivot = root.children[other]
         .take()
         .expect("a rotation needs a child on the side that moves up");
-    // `y` changes parent: from b's inner side to a's outer side.
+    // `y` moves from under `b` into the slot of `a` that `b` leaves.
     root.children[other] = pivot.children[dir].take();
     root.update();
     // `b` becomes the root of this subtree and `a` its child.

@@ -12,6 +12,13 @@
 
 use std::fmt::Write as _;
 
+/// Horizontal distance between in-order neighbours in SVG drawings, in pixels.
+const SVG_DX: i64 = 36;
+/// Vertical distance between levels in SVG drawings, in pixels.
+const SVG_DY: i64 = 56;
+/// Radius of a node's circle in SVG drawings, in pixels.
+const SVG_R: i64 = 15;
+
 /// The structure of a binary tree with a text label per node.
 ///
 /// ```
@@ -307,12 +314,21 @@ impl Shape {
         svg_row(&[("", self)], "")
     }
 
-    /// Appends this tree's SVG elements at offset (`x0`, `y0`); returns the
-    /// width and height used.
-    fn svg_elements(&self, out: &mut String, x0: i64, y0: i64) -> (i64, i64) {
-        const DX: i64 = 36;
-        const DY: i64 = 56;
-        const R: i64 = 15;
+    /// Width and height of this tree's drawing, in pixels.
+    fn svg_size(&self) -> (i64, i64) {
+        let columns = self.len() as i64;
+        let levels = self.height() as i64;
+        (
+            2 * (SVG_R + 6) + SVG_DX * (columns - 1).max(0),
+            2 * (SVG_R + 6) + SVG_DY * (levels - 1).max(0),
+        )
+    }
+
+    /// Appends this tree's SVG elements at offset (`x0`, `y0`).
+    fn svg_elements(&self, out: &mut String, x0: i64, y0: i64) {
+        const DX: i64 = SVG_DX;
+        const DY: i64 = SVG_DY;
+        const R: i64 = SVG_R;
         let placed = self.place(|_| 1, 0);
         let balance = self.balance_factors();
         let center = |index: usize| {
@@ -360,12 +376,6 @@ impl Shape {
                 y - R + 2
             );
         }
-        let columns = placed.iter().map(|p| p.start + 1).max().unwrap_or(0) as i64;
-        let levels = self.height() as i64;
-        (
-            2 * (R + 6) + DX * (columns - 1).max(0),
-            2 * (R + 6) + DY * (levels - 1).max(0),
-        )
     }
 }
 
@@ -424,27 +434,36 @@ fn escape(text: &str) -> String {
 /// ```
 pub fn svg_row(panels: &[(&str, &Shape)], title: &str) -> String {
     const GAP: i64 = 40;
-    const CAPTION: i64 = 28;
+    const CAPTION: i64 = 30;
+    // Text is never measured from a font (the same bytes on every machine):
+    // widths are estimated at a fixed 7.5 px per character of 13 px text.
+    let text_width = |text: &str, size: i64| text.chars().count() as i64 * size * 58 / 100;
     let top = if title.is_empty() { 8 } else { 34 };
+    // Lay the panels out first: each is as wide as its tree or its caption.
     let mut body = String::new();
     let mut x = GAP / 2;
-    let mut height = 0;
+    let mut tallest = 0;
+    let mut captions = Vec::new();
     for (caption, shape) in panels {
-        let (w, h) = shape.svg_elements(&mut body, x, top);
+        let (tree_width, tree_height) = shape.svg_size();
+        let width = tree_width.max(text_width(caption, 13));
+        shape.svg_elements(&mut body, x + (width - tree_width) / 2, top);
+        captions.push((x + width / 2, *caption));
+        x += width + GAP;
+        tallest = tallest.max(tree_height);
+    }
+    let width = (x - GAP / 2).max(text_width(title, 15) + GAP);
+    let caption_y = top + tallest + 18;
+    for (center, caption) in captions {
         if !caption.is_empty() {
             let _ = writeln!(
                 body,
-                r##"<text x="{}" y="{}" font-family="sans-serif" font-size="13" text-anchor="middle" fill="#222">{}</text>"##,
-                x + w / 2,
-                top + h + 18,
+                r##"<text x="{center}" y="{caption_y}" font-family="sans-serif" font-size="13" text-anchor="middle" fill="#222">{}</text>"##,
                 escape(caption)
             );
         }
-        x += w + GAP;
-        height = height.max(h);
     }
-    let width = x - GAP / 2;
-    let total_height = top + height + CAPTION;
+    let total_height = top + tallest + CAPTION;
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{total_height}\" viewBox=\"0 0 {width} {total_height}\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     );

@@ -12,7 +12,8 @@
 //!   value, built on split and join (Blelloch, Ferizovic and Sun 2016): they
 //!   move nodes instead of copying entries and take O(m·log(n/m + 1)) time for
 //!   sizes m ≤ n, which is far below O(n + m) when one set is small. On
-//!   references (`&a | &b`) they clone both sets first, as `BTreeSet` does.
+//!   references (`&a | &b`) they clone both sets and then join (`BTreeSet`
+//!   instead merges the two and clones only the result's elements).
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;

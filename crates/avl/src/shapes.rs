@@ -73,9 +73,13 @@ pub fn fibonacci_tree_size(height: u32) -> u64 {
 /// left and one of height h − 2 on its right, so every node leans left by
 /// exactly one level: as unbalanced as the AVL rule allows, everywhere.
 ///
-/// Inserting level by level never rotates, because every intermediate tree is
-/// the final tree cut off at some depth, and cutting both subtrees of a node at
-/// the same depth never makes their heights differ by more than they did.
+/// Inserting level by level never rotates. Every intermediate tree is the
+/// final tree cut off below some depth D, plus some of the nodes at depth
+/// D + 1. At a node, each subtree's current height is its final height capped
+/// at the remaining depth t, or at t + 1 if some of its deepest-level nodes
+/// are already in. Two final heights that differ by at most one stay within one
+/// under either cap: if the taller subtree reaches t + 1, the shorter one has
+/// final height at least t and reaches t. (The book spells the cases out.)
 ///
 /// ```
 /// let keys = avl::shapes::fibonacci_tree(4);

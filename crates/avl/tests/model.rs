@@ -3,7 +3,7 @@
 //! results must agree; after every mutation `check_invariants()` must pass.
 //!
 //! Keys are `u8` (few distinct values, so many collisions) and short `String`s
-//! (a `Borrow<str>` look-up path). The same panics are part of the contract: an
+//! (heap-allocated keys; `borrowed_str_lookups_match` checks `&str` look-ups). The same panics are part of the contract: an
 //! invalid range must panic in both maps or in neither.
 
 mod support;
