@@ -1,1 +1,219 @@
-//! placeholder
+//! Shared pieces of Strata's benchmarks: seeded workloads and one trait over
+//! the ordered maps being compared, so every map runs the same code.
+//!
+//! The criterion benches live in `benches/` (`cargo bench -p benches`); the
+//! heap-bytes table comes from `cargo run --release -p benches --bin heap-bytes`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod arena;
+
+use std::collections::BTreeMap;
+
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+
+/// The seed of every benchmark workload.
+pub const SEED: u64 = 0x5EED_5EED;
+
+/// Map sizes measured: 10³, 10⁵, 10⁶.
+pub const SIZES: [usize; 3] = [1_000, 100_000, 1_000_000];
+
+/// Key orders measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Distinct keys drawn uniformly at random (seeded).
+    Random,
+    /// Keys 0, 1, 2, … inserted in increasing order.
+    Sorted,
+}
+
+impl Order {
+    /// Both orders.
+    pub const ALL: [Order; 2] = [Order::Random, Order::Sorted];
+
+    /// Name used in benchmark ids and figures.
+    pub fn name(self) -> &'static str {
+        match self {
+            Order::Random => "random",
+            Order::Sorted => "sorted",
+        }
+    }
+}
+
+/// `n` distinct `u64` keys in the given insertion order.
+pub fn keys(n: usize, order: Order) -> Vec<u64> {
+    match order {
+        Order::Sorted => (0..n as u64).collect(),
+        Order::Random => {
+            let mut rng = ChaCha8Rng::seed_from_u64(SEED);
+            let mut seen = std::collections::HashSet::with_capacity(n);
+            let mut keys = Vec::with_capacity(n);
+            while keys.len() < n {
+                let key: u64 = rng.random();
+                if seen.insert(key) {
+                    keys.push(key);
+                }
+            }
+            keys
+        }
+    }
+}
+
+/// `count` keys picked (seeded) from `keys`, for look-ups of present keys.
+pub fn probes(keys: &[u64], count: usize) -> Vec<u64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ 1);
+    (0..count)
+        .map(|_| keys[rng.random_range(0..keys.len())])
+        .collect()
+}
+
+/// The operations the benchmarks time, over `u64 → u64` maps.
+pub trait BenchMap: Default {
+    /// Name in reports.
+    const NAME: &'static str;
+    /// Inserts or overwrites.
+    fn put(&mut self, key: u64, value: u64);
+    /// Looks a key up.
+    fn fetch(&self, key: u64) -> Option<u64>;
+    /// Removes a key.
+    fn delete(&mut self, key: u64) -> Option<u64>;
+    /// Sums every value in key order.
+    fn sum_all(&self) -> u64;
+    /// Sums the values of the first `count` keys at or after `start`.
+    fn sum_range(&self, start: u64, count: usize) -> u64;
+
+    /// A map holding `keys`, inserted in order, each mapped to itself.
+    fn build(keys: &[u64]) -> Self {
+        let mut map = Self::default();
+        for &k in keys {
+            map.put(k, k);
+        }
+        map
+    }
+}
+
+impl BenchMap for avl::AvlMap<u64, u64> {
+    const NAME: &'static str = "AvlMap";
+    fn put(&mut self, key: u64, value: u64) {
+        self.insert(key, value);
+    }
+    fn fetch(&self, key: u64) -> Option<u64> {
+        self.get(&key).copied()
+    }
+    fn delete(&mut self, key: u64) -> Option<u64> {
+        self.remove(&key)
+    }
+    fn sum_all(&self) -> u64 {
+        self.values().fold(0, |a, v| a.wrapping_add(*v))
+    }
+    fn sum_range(&self, start: u64, count: usize) -> u64 {
+        self.range(start..)
+            .take(count)
+            .fold(0, |a, (_, v)| a.wrapping_add(*v))
+    }
+}
+
+impl BenchMap for BTreeMap<u64, u64> {
+    const NAME: &'static str = "BTreeMap";
+    fn put(&mut self, key: u64, value: u64) {
+        self.insert(key, value);
+    }
+    fn fetch(&self, key: u64) -> Option<u64> {
+        self.get(&key).copied()
+    }
+    fn delete(&mut self, key: u64) -> Option<u64> {
+        self.remove(&key)
+    }
+    fn sum_all(&self) -> u64 {
+        self.values().fold(0, |a, v| a.wrapping_add(*v))
+    }
+    fn sum_range(&self, start: u64, count: usize) -> u64 {
+        self.range(start..)
+            .take(count)
+            .fold(0, |a, (_, v)| a.wrapping_add(*v))
+    }
+}
+
+/// The published `avl` crate (0.8, parent pointers, `unsafe` inside).
+pub type AvlCrateMap = avl_crate::AvlTreeMap<u64, u64>;
+
+impl BenchMap for AvlCrateMap {
+    const NAME: &'static str = "avl-crate";
+    fn put(&mut self, key: u64, value: u64) {
+        self.insert(key, value);
+    }
+    fn fetch(&self, key: u64) -> Option<u64> {
+        self.get(&key).copied()
+    }
+    fn delete(&mut self, key: u64) -> Option<u64> {
+        self.remove(&key)
+    }
+    fn sum_all(&self) -> u64 {
+        self.values().fold(0, |a, v| a.wrapping_add(*v))
+    }
+    fn sum_range(&self, start: u64, count: usize) -> u64 {
+        self.range(start..)
+            .take(count)
+            .fold(0, |a, (_, v)| a.wrapping_add(*v))
+    }
+}
+
+/// The arena experiment: removal is not implemented there, so `delete` is not
+/// benchmarked for it (see [`arena`]).
+impl BenchMap for arena::ArenaAvl {
+    const NAME: &'static str = "arena-AVL";
+    fn put(&mut self, key: u64, value: u64) {
+        self.insert(key, value);
+    }
+    fn fetch(&self, key: u64) -> Option<u64> {
+        self.get(key)
+    }
+    fn delete(&mut self, _key: u64) -> Option<u64> {
+        unreachable!("the arena experiment does not implement removal")
+    }
+    fn sum_all(&self) -> u64 {
+        arena::ArenaAvl::sum_all(self)
+    }
+    fn sum_range(&self, _start: u64, _count: usize) -> u64 {
+        unreachable!("the arena experiment does not implement ranges")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agree<M: BenchMap>() {
+        let keys = keys(2_000, Order::Random);
+        let reference = BTreeMap::build(&keys);
+        let map = M::build(&keys);
+        for &k in &probes(&keys, 100) {
+            assert_eq!(map.fetch(k), reference.fetch(k), "{}", M::NAME);
+            assert_eq!(
+                map.sum_range(k, 50),
+                reference.sum_range(k, 50),
+                "{}",
+                M::NAME
+            );
+        }
+        assert_eq!(map.sum_all(), reference.sum_all(), "{}", M::NAME);
+    }
+
+    #[test]
+    fn every_map_computes_the_same_answers() {
+        agree::<avl::AvlMap<u64, u64>>();
+        agree::<AvlCrateMap>();
+    }
+
+    #[test]
+    fn random_keys_are_distinct_and_seeded() {
+        let a = keys(10_000, Order::Random);
+        assert_eq!(a, keys(10_000, Order::Random));
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), a.len());
+    }
+}
