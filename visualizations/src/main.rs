@@ -1,1 +1,120 @@
-fn main() {}
+//! Runs Strata's experiments and renders the book's figures.
+//!
+//! ```text
+//! cargo run --release -p visualizations -- figures [--out book/src/figures] [--check]
+//! cargo run --release -p visualizations -- timing  [--criterion target/criterion] [--out book/src/figures]
+//! ```
+//!
+//! `figures` regenerates every seeded figure; with `--check` it writes nothing
+//! and fails if any file on disk differs by a single byte. `timing` turns
+//! criterion's results into the timing figure, labelled with this machine;
+//! timings are not reproducible, so `--check` never looks at that file.
+//! `cargo xtask figures [--check | --timing]` calls these.
+
+mod avl_figures;
+mod plot;
+mod timing;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// One figure: its file name and how to draw it.
+pub(crate) struct Figure {
+    pub(crate) name: &'static str,
+    pub(crate) render: fn() -> Result<String>,
+}
+
+#[derive(Parser)]
+#[command(about = "Render Strata's figures (SVG) into the book")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Regenerate every seeded figure.
+    Figures {
+        /// Directory to write into.
+        #[arg(long, default_value = "book/src/figures")]
+        out: PathBuf,
+        /// Write nothing; fail if any figure on disk differs from a fresh run.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Draw the timing figure from criterion's results.
+    Timing {
+        /// criterion's output directory.
+        #[arg(long, default_value = "target/criterion")]
+        criterion: PathBuf,
+        /// Directory to write into.
+        #[arg(long, default_value = "book/src/figures")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Figures { out, check } => figures(&out, check),
+        Command::Timing { criterion, out } => {
+            let svg = timing::render(&criterion)?;
+            write(&out.join(timing::FILE), &svg)?;
+            println!("wrote {}", out.join(timing::FILE).display());
+            Ok(())
+        }
+    }
+}
+
+fn figures(out: &Path, check: bool) -> Result<()> {
+    let figures = avl_figures::all();
+    let bar = ProgressBar::new(figures.len() as u64).with_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(if check {
+        "checking figures"
+    } else {
+        "rendering figures"
+    });
+    let mut stale = Vec::new();
+    for figure in &figures {
+        bar.set_message(figure.name);
+        let svg = (figure.render)().with_context(|| format!("rendering {}", figure.name))?;
+        let path = out.join(figure.name);
+        if check {
+            let on_disk = std::fs::read(&path).unwrap_or_default();
+            if on_disk != svg.as_bytes() {
+                stale.push(path.display().to_string());
+            }
+        } else {
+            write(&path, &svg)?;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if !stale.is_empty() {
+        bail!(
+            "{} figure(s) differ from a fresh seeded run: {}\nregenerate them with `cargo xtask figures` and commit the result",
+            stale.len(),
+            stale.join(", ")
+        );
+    }
+    println!(
+        "{} {} figures in {}",
+        if check { "checked" } else { "wrote" },
+        figures.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn write(path: &Path, svg: &str) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))
+}

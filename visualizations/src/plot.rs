@@ -1,0 +1,256 @@
+//! Small wrappers over plotters: every figure is an SVG string with a title
+//! that states its question, labelled axes with units, a legend, and a footer
+//! naming the seed (or machine) and the command that produced it.
+//!
+//! plotters is built without its font features, so text is never measured
+//! from installed fonts and the same data give the same bytes everywhere.
+
+use anyhow::{Result, anyhow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Width and height of line and bar charts, in pixels.
+pub(crate) const SIZE: (u32, u32) = (900, 560);
+/// Height of the footer strip.
+const FOOTER: u32 = 28;
+
+/// Colours for successive series (colour-blind-safe Okabe–Ito palette).
+pub(crate) const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+];
+
+/// A named series of points, drawn as a line (dashed when `dashed`).
+pub(crate) struct Series {
+    pub(crate) label: String,
+    pub(crate) points: Vec<(f64, f64)>,
+    pub(crate) color: RGBColor,
+    pub(crate) dashed: bool,
+}
+
+/// Axis description: label (with unit), range, and whether it is logarithmic.
+pub(crate) struct Axis {
+    pub(crate) label: &'static str,
+    pub(crate) range: (f64, f64),
+    pub(crate) log: bool,
+}
+
+fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("plotters: {e:?}")
+}
+
+/// Draws `footer` text in the strip at the bottom of `area`.
+fn draw_footer(area: &DrawingArea<SVGBackend<'_>, Shift>, footer: &str) -> Result<()> {
+    let style = TextStyle::from(("sans-serif", 12).into_font()).color(&RGBColor(90, 90, 90));
+    area.draw_text(footer, &style, (12, 8)).map_err(err)
+}
+
+/// A line chart; either axis may be logarithmic.
+pub(crate) fn line_chart(
+    title: &str,
+    x: Axis,
+    y: Axis,
+    series: &[Series],
+    footer: &str,
+) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (chart_area, footer_area) = root.split_vertically(SIZE.1 - FOOTER);
+        match (x.log, y.log) {
+            (true, true) => {
+                let mut builder = build(&chart_area, title)?;
+                let chart = builder
+                    .build_cartesian_2d(
+                        (x.range.0..x.range.1).log_scale(),
+                        (y.range.0..y.range.1).log_scale(),
+                    )
+                    .map_err(err)?;
+                finish(chart, &x, &y, series)?;
+            }
+            (true, false) => {
+                let mut builder = build(&chart_area, title)?;
+                let chart = builder
+                    .build_cartesian_2d((x.range.0..x.range.1).log_scale(), y.range.0..y.range.1)
+                    .map_err(err)?;
+                finish(chart, &x, &y, series)?;
+            }
+            (false, _) => {
+                let mut builder = build(&chart_area, title)?;
+                let chart = builder
+                    .build_cartesian_2d(x.range.0..x.range.1, y.range.0..y.range.1)
+                    .map_err(err)?;
+                finish(chart, &x, &y, series)?;
+            }
+        }
+        draw_footer(&footer_area, footer)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+fn build<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    title: &str,
+) -> Result<ChartBuilder<'a, 'b, SVGBackend<'b>>> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(title, ("sans-serif", 18).into_font())
+        .margin(14)
+        .x_label_area_size(44)
+        .y_label_area_size(64);
+    Ok(builder)
+}
+
+fn finish<'a, 'b: 'a, X, Y>(
+    mut chart: ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>,
+    x: &Axis,
+    y: &Axis,
+    series: &[Series],
+) -> Result<()>
+where
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>
+        + plotters::coord::ranged1d::ValueFormatter<f64>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType = f64>
+        + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(x.label)
+        .y_desc(y.label)
+        .x_label_formatter(&|v| number(*v))
+        .y_label_formatter(&|v| number(*v))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(err)?;
+    for s in series {
+        let color = s.color;
+        let style = ShapeStyle::from(&color).stroke_width(2);
+        let drawn = if s.dashed {
+            chart
+                .draw_series(DashedLineSeries::new(s.points.iter().copied(), 6, 4, style))
+                .map_err(err)?
+        } else {
+            chart
+                .draw_series(LineSeries::new(s.points.iter().copied(), style))
+                .map_err(err)?
+        };
+        drawn.label(s.label.as_str()).legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(2))
+        });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(180, 180, 180))
+        .label_font(("sans-serif", 13).into_font())
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// A tick label: integers plainly, powers of ten as 10^k, others with two
+/// significant decimals.
+pub(crate) fn number(v: f64) -> String {
+    if v >= 1e4 {
+        let exponent = v.log10();
+        if (exponent - exponent.round()).abs() < 1e-9 {
+            return format!("10^{}", exponent.round() as i32);
+        }
+        return format!("{:.0e}", v);
+    }
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A grouped bar chart: one group per category, one bar per series within it,
+/// values in `0..y_max`.
+pub(crate) fn bar_chart(
+    title: &str,
+    categories: &[&str],
+    series: &[(&str, Vec<f64>)],
+    y: Axis,
+    footer: &str,
+) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (chart_area, footer_area) = root.split_vertically(SIZE.1 - FOOTER);
+        let groups = categories.len() as f64;
+        let mut chart = build(&chart_area, title)?
+            .build_cartesian_2d(0f64..groups, y.range.0..y.range.1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc(y.label)
+            .y_label_formatter(&|v| number(*v))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(err)?;
+        let width = 0.8 / series.len() as f64;
+        for (i, (label, values)) in series.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let bars = values.iter().enumerate().map(|(g, &v)| {
+                let x0 = g as f64 + 0.1 + width * i as f64;
+                Rectangle::new([(x0, 0.0), (x0 + width * 0.92, v)], color.filled())
+            });
+            chart
+                .draw_series(bars)
+                .map_err(err)?
+                .label(*label)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
+                });
+            let values_text = values.iter().enumerate().map(|(g, &v)| {
+                let x = g as f64 + 0.1 + width * (i as f64 + 0.46);
+                Text::new(
+                    format!("{:.3}", v),
+                    (x, v),
+                    TextStyle::from(("sans-serif", 11).into_font()).pos(
+                        plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Center,
+                            plotters::style::text_anchor::VPos::Bottom,
+                        ),
+                    ),
+                )
+            });
+            chart.draw_series(values_text).map_err(err)?;
+        }
+        let category_style = TextStyle::from(("sans-serif", 14).into_font()).pos(
+            plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Top,
+            ),
+        );
+        chart
+            .draw_series(categories.iter().enumerate().map(|(g, c)| {
+                EmptyElement::at((g as f64 + 0.5, y.range.0))
+                    + Text::new(c.to_string(), (0, 8), category_style.clone())
+            }))
+            .map_err(err)?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font(("sans-serif", 13).into_font())
+            .draw()
+            .map_err(err)?;
+        draw_footer(&footer_area, footer)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
