@@ -1,6 +1,8 @@
 //! `AvlMap` against `std::collections::BTreeMap` and the published `avl`
-//! crate: insert, get, remove, full iteration and short ranges, at 10³, 10⁵
-//! and 10⁶ `u64` keys inserted in random and in sorted order.
+//! crate: building a map, and insert, get, remove, full iteration and short
+//! ranges on a map of 10³, 10⁵ and 10⁶ `u64` keys inserted in random and in
+//! sorted order. Per-operation benchmarks draw their keys from a pool of
+//! 200,000 so that a large map's caches are not warmed by repetition.
 //!
 //! Run: `cargo bench -p benches --bench avl` (about 15 minutes on 2 cores);
 //! filter with e.g. `cargo bench -p benches --bench avl -- get-random`.
@@ -9,11 +11,11 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use benches::arena::ArenaAvl;
-use benches::{AvlCrateMap, BenchMap, Order, SIZES, keys, probes};
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use benches::{AvlCrateMap, BenchMap, Order, SIZES, fresh_keys, keys, probes};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 /// Look-ups, removals and range starts per timed iteration.
 const BATCH: usize = 1_000;
@@ -31,32 +33,82 @@ fn configure<'a>(
     group
 }
 
-/// Building a map of n keys from empty, per key.
+/// Look-up probes are drawn from a pool this large and used in turn, so that
+/// at 10⁶ keys the benchmark does not keep re-reading the same 1,000 cached
+/// paths (a pool of 1,000 made look-ups look twice as fast as they are).
+const POOL: usize = 200_000;
+
+/// The next `BATCH` probes from `pool`, moving `cursor` on.
+fn next_batch<'a>(pool: &'a [u64], cursor: &mut usize) -> &'a [u64] {
+    if *cursor + BATCH > pool.len() {
+        *cursor = 0;
+    }
+    let batch = &pool[*cursor..*cursor + BATCH];
+    *cursor += BATCH;
+    batch
+}
+
+/// Insertions of new keys into a map of n keys, 1,000 per iteration from a
+/// pool of 200,000 (random order: random new keys; sorted order: the next
+/// larger keys). Only the insertions are timed; the keys are removed again
+/// afterwards so the map keeps its size.
 fn insert<M: BenchMap>(c: &mut Criterion) {
     for order in Order::ALL {
         let mut group = configure(c, &format!("insert-{}", order.name()));
         for n in SIZES {
-            let keys = keys(n, order);
-            group.throughput(Throughput::Elements(n as u64));
+            let mut map = M::build(&keys(n, order));
+            let pool = fresh_keys(n, order, POOL);
+            let mut cursor = 0;
+            group.throughput(Throughput::Elements(BATCH as u64));
             group.bench_function(BenchmarkId::new(M::NAME, n), |b| {
-                b.iter(|| M::build(black_box(&keys)))
+                b.iter_custom(|iters| {
+                    let mut timed = Duration::ZERO;
+                    for _ in 0..iters {
+                        let batch = next_batch(&pool, &mut cursor);
+                        let started = Instant::now();
+                        for &k in batch {
+                            map.put(k, k);
+                        }
+                        timed += started.elapsed();
+                        for &k in batch {
+                            map.delete(k);
+                        }
+                    }
+                    timed
+                })
             });
         }
     }
 }
 
-/// Look-ups of present keys (1,000 per iteration).
+/// Building a map of n keys from empty, per key (dropping it is not timed).
+fn build<M: BenchMap>(c: &mut Criterion) {
+    for order in Order::ALL {
+        let mut group = configure(c, &format!("build-{}", order.name()));
+        for n in SIZES {
+            let keys = keys(n, order);
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_function(BenchmarkId::new(M::NAME, n), |b| {
+                b.iter_with_large_drop(|| M::build(black_box(&keys)))
+            });
+        }
+    }
+}
+
+/// Look-ups of present keys, 1,000 per iteration from a pool of 200,000.
 fn get<M: BenchMap>(c: &mut Criterion) {
     for order in Order::ALL {
         let mut group = configure(c, &format!("get-{}", order.name()));
         for n in SIZES {
             let keys = keys(n, order);
             let map = M::build(&keys);
-            let probes = probes(&keys, BATCH);
+            let pool = probes(&keys, POOL);
+            let mut cursor = 0;
             group.throughput(Throughput::Elements(BATCH as u64));
             group.bench_function(BenchmarkId::new(M::NAME, n), |b| {
                 b.iter(|| {
-                    probes
+                    let batch = next_batch(&pool, &mut cursor);
+                    batch
                         .iter()
                         .fold(0u64, |acc, &k| acc.wrapping_add(map.fetch(k).unwrap_or(0)))
                 })
@@ -65,33 +117,45 @@ fn get<M: BenchMap>(c: &mut Criterion) {
     }
 }
 
-/// Removals of present keys (1,000 per iteration, from a fresh copy).
-fn remove<M: BenchMap + Clone>(c: &mut Criterion) {
+/// Removals of present keys, 1,000 per iteration from a pool of 200,000.
+/// Only the removals are timed; the keys are put back afterwards, so the map
+/// keeps its size and its insertion-order memory layout (a clone would lay
+/// the nodes out afresh and flatter the cache).
+fn remove<M: BenchMap>(c: &mut Criterion) {
     for order in Order::ALL {
         let mut group = configure(c, &format!("remove-{}", order.name()));
         for n in SIZES {
             let keys = keys(n, order);
-            let map = M::build(&keys);
-            let mut victims = probes(&keys, BATCH);
-            victims.sort_unstable();
-            victims.dedup();
-            group.throughput(Throughput::Elements(victims.len() as u64));
+            let mut map = M::build(&keys);
+            let pool = probes(&keys, POOL);
+            let mut cursor = 0;
+            group.throughput(Throughput::Elements(BATCH as u64));
             group.bench_function(BenchmarkId::new(M::NAME, n), |b| {
-                b.iter_batched_ref(
-                    || map.clone(),
-                    |map| {
-                        victims
+                b.iter_custom(|iters| {
+                    let mut timed = Duration::ZERO;
+                    for _ in 0..iters {
+                        let mut batch = next_batch(&pool, &mut cursor).to_vec();
+                        batch.sort_unstable();
+                        batch.dedup();
+                        let started = Instant::now();
+                        let removed = batch
                             .iter()
-                            .fold(0u64, |acc, &k| acc.wrapping_add(map.delete(k).unwrap_or(0)))
-                    },
-                    BatchSize::PerIteration,
-                )
+                            .fold(0u64, |acc, &k| acc.wrapping_add(map.delete(k).unwrap_or(0)));
+                        timed += started.elapsed();
+                        black_box(removed);
+                        for &k in &batch {
+                            map.put(k, k);
+                        }
+                    }
+                    timed
+                })
             });
         }
     }
 }
 
-/// One full in-order iteration, per entry.
+/// One full in-order iteration with a `for` loop (external iteration, the
+/// common case), per entry.
 fn iterate<M: BenchMap>(c: &mut Criterion) {
     for order in Order::ALL {
         let mut group = configure(c, &format!("iterate-{}", order.name()));
@@ -103,18 +167,32 @@ fn iterate<M: BenchMap>(c: &mut Criterion) {
     }
 }
 
-/// Range queries of 100 entries from a random present key, per query.
+/// One full in-order iteration with `fold` (internal iteration), per entry.
+fn fold<M: BenchMap>(c: &mut Criterion) {
+    for order in Order::ALL {
+        let mut group = configure(c, &format!("fold-{}", order.name()));
+        for n in SIZES {
+            let map = M::build(&keys(n, order));
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_function(BenchmarkId::new(M::NAME, n), |b| b.iter(|| map.fold_all()));
+        }
+    }
+}
+
+/// Range queries of 100 entries from a random present key, 100 per iteration.
 fn range<M: BenchMap>(c: &mut Criterion) {
     for order in Order::ALL {
         let mut group = configure(c, &format!("range-{}", order.name()));
         for n in SIZES {
             let keys = keys(n, order);
             let map = M::build(&keys);
-            let starts = probes(&keys, BATCH / 10);
-            group.throughput(Throughput::Elements(starts.len() as u64));
+            let pool = probes(&keys, POOL);
+            let mut cursor = 0;
+            group.throughput(Throughput::Elements((BATCH / 10) as u64));
             group.bench_function(BenchmarkId::new(M::NAME, n), |b| {
                 b.iter(|| {
-                    starts.iter().fold(0u64, |acc, &k| {
+                    let batch = &next_batch(&pool, &mut cursor)[..BATCH / 10];
+                    batch.iter().fold(0u64, |acc, &k| {
                         acc.wrapping_add(map.sum_range(k, RANGE_LEN))
                     })
                 })
@@ -123,11 +201,13 @@ fn range<M: BenchMap>(c: &mut Criterion) {
     }
 }
 
-fn all<M: BenchMap + Clone>(c: &mut Criterion) {
+fn all<M: BenchMap>(c: &mut Criterion) {
+    build::<M>(c);
     insert::<M>(c);
     get::<M>(c);
     remove::<M>(c);
     iterate::<M>(c);
+    fold::<M>(c);
     range::<M>(c);
 }
 
@@ -146,7 +226,7 @@ fn avl_crate(c: &mut Criterion) {
 /// The representation experiment (see `benches/src/arena.rs`): only the
 /// operations it implements.
 fn arena(c: &mut Criterion) {
-    insert::<ArenaAvl>(c);
+    build::<ArenaAvl>(c);
     get::<ArenaAvl>(c);
     iterate::<ArenaAvl>(c);
 }

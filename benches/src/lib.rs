@@ -61,6 +61,16 @@ pub fn keys(n: usize, order: Order) -> Vec<u64> {
     }
 }
 
+/// `count` keys that are not among `keys(n, order)`, for insertions into a
+/// map of `n` keys: for `Random`, the next distinct keys of the same seeded
+/// stream; for `Sorted`, `n, n + 1, …` (each batch appends on the right).
+pub fn fresh_keys(n: usize, order: Order, count: usize) -> Vec<u64> {
+    match order {
+        Order::Sorted => (n as u64..(n + count) as u64).collect(),
+        Order::Random => keys(n + count, Order::Random).split_off(n),
+    }
+}
+
 /// `count` keys picked (seeded) from `keys`, for look-ups of present keys.
 pub fn probes(keys: &[u64], count: usize) -> Vec<u64> {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ 1);
@@ -79,8 +89,11 @@ pub trait BenchMap: Default {
     fn fetch(&self, key: u64) -> Option<u64>;
     /// Removes a key.
     fn delete(&mut self, key: u64) -> Option<u64>;
-    /// Sums every value in key order.
+    /// Sums every value in key order with a `for` loop (external iteration).
     fn sum_all(&self) -> u64;
+    /// Sums every value in key order with `fold` (internal iteration, which
+    /// an iterator may implement more cheaply than repeated `next`).
+    fn fold_all(&self) -> u64;
     /// Sums the values of the first `count` keys at or after `start`.
     fn sum_range(&self, start: u64, count: usize) -> u64;
 
@@ -106,6 +119,13 @@ impl BenchMap for avl::AvlMap<u64, u64> {
         self.remove(&key)
     }
     fn sum_all(&self) -> u64 {
+        let mut sum = 0u64;
+        for value in self.values() {
+            sum = sum.wrapping_add(*value);
+        }
+        sum
+    }
+    fn fold_all(&self) -> u64 {
         self.values().fold(0, |a, v| a.wrapping_add(*v))
     }
     fn sum_range(&self, start: u64, count: usize) -> u64 {
@@ -127,6 +147,13 @@ impl BenchMap for BTreeMap<u64, u64> {
         self.remove(&key)
     }
     fn sum_all(&self) -> u64 {
+        let mut sum = 0u64;
+        for value in self.values() {
+            sum = sum.wrapping_add(*value);
+        }
+        sum
+    }
+    fn fold_all(&self) -> u64 {
         self.values().fold(0, |a, v| a.wrapping_add(*v))
     }
     fn sum_range(&self, start: u64, count: usize) -> u64 {
@@ -151,6 +178,13 @@ impl BenchMap for AvlCrateMap {
         self.remove(&key)
     }
     fn sum_all(&self) -> u64 {
+        let mut sum = 0u64;
+        for value in self.values() {
+            sum = sum.wrapping_add(*value);
+        }
+        sum
+    }
+    fn fold_all(&self) -> u64 {
         self.values().fold(0, |a, v| a.wrapping_add(*v))
     }
     fn sum_range(&self, start: u64, count: usize) -> u64 {
@@ -174,6 +208,9 @@ impl BenchMap for arena::ArenaAvl {
         unreachable!("the arena experiment does not implement removal")
     }
     fn sum_all(&self) -> u64 {
+        arena::ArenaAvl::sum_all(self)
+    }
+    fn fold_all(&self) -> u64 {
         arena::ArenaAvl::sum_all(self)
     }
     fn sum_range(&self, _start: u64, _count: usize) -> u64 {
@@ -205,6 +242,16 @@ mod tests {
     fn every_map_computes_the_same_answers() {
         agree::<avl::AvlMap<u64, u64>>();
         agree::<AvlCrateMap>();
+    }
+
+    #[test]
+    fn fresh_keys_are_new() {
+        for order in Order::ALL {
+            let present: std::collections::HashSet<u64> = keys(1_000, order).into_iter().collect();
+            let fresh = fresh_keys(1_000, order, 500);
+            assert_eq!(fresh.len(), 500);
+            assert!(fresh.iter().all(|k| !present.contains(k)), "{order:?}");
+        }
     }
 
     #[test]

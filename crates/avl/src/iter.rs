@@ -148,6 +148,21 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
         self.len()
     }
 
+    /// Internal iteration: walks the remaining ranks recursively instead of
+    /// through the stacks, which `sum`, `for_each` and friends use. About
+    /// twice as fast as calling `next` in a loop (see the performance chapter).
+    fn fold<B, F>(self, init: B, mut f: F) -> B
+    where
+        F: FnMut(B, Self::Item) -> B,
+    {
+        match self.root {
+            Some(root) if self.front_index < self.back_index => {
+                fold_ranks(root, self.front_index, self.back_index, init, &mut f)
+            }
+            _ => init,
+        }
+    }
+
     fn min(mut self) -> Option<Self::Item> {
         self.next()
     }
@@ -183,6 +198,62 @@ impl<K, V> DoubleEndedIterator for Iter<'_, K, V> {
             self.back.nodes.clear();
         }
         self.next_back()
+    }
+}
+
+/// Folds over the entries of rank `start..end` of the subtree at `node`.
+fn fold_ranks<'a, K, V, B, F>(
+    node: &'a Node<K, V>,
+    start: usize,
+    end: usize,
+    mut acc: B,
+    f: &mut F,
+) -> B
+where
+    F: FnMut(B, (&'a K, &'a V)) -> B,
+{
+    if start == 0 && end == node.size as usize {
+        return fold_all(node, acc, f);
+    }
+    let [left, right] = &node.children;
+    let left_size = size(left);
+    if start < left_size {
+        let left = left.as_deref().expect("left_size > 0");
+        acc = fold_ranks(left, start, end.min(left_size), acc, f);
+    }
+    if start <= left_size && left_size < end {
+        acc = f(acc, (&node.key, &node.value));
+    }
+    if end > left_size + 1 {
+        let right = right
+            .as_deref()
+            .expect("the range extends into the right subtree");
+        acc = fold_ranks(
+            right,
+            start.saturating_sub(left_size + 1),
+            end - left_size - 1,
+            acc,
+            f,
+        );
+    }
+    acc
+}
+
+/// Folds over every entry of the subtree at `node`, in order: recursion on
+/// the left, a loop down the right.
+fn fold_all<'a, K, V, B, F>(mut node: &'a Node<K, V>, mut acc: B, f: &mut F) -> B
+where
+    F: FnMut(B, (&'a K, &'a V)) -> B,
+{
+    loop {
+        if let Some(left) = node.children[LEFT].as_deref() {
+            acc = fold_all(left, acc, f);
+        }
+        acc = f(acc, (&node.key, &node.value));
+        match node.children[RIGHT].as_deref() {
+            Some(right) => node = right,
+            None => return acc,
+        }
     }
 }
 
@@ -236,6 +307,13 @@ macro_rules! wrapper_iterator {
 
             fn count(self) -> usize {
                 self.inner.len()
+            }
+
+            fn fold<B, G>(self, init: B, mut g: G) -> B
+            where
+                G: FnMut(B, Self::Item) -> B,
+            {
+                self.inner.fold(init, |acc, $x| g(acc, $map))
             }
         }
 

@@ -39,6 +39,8 @@ enum Op<K> {
     Range(Bound<K>, Bound<K>, Vec<bool>),
     RangeMut(Bound<K>, Bound<K>, Vec<bool>, u32),
     Iter(Vec<bool>),
+    /// Take some steps from either end, then `fold` the rest of a range.
+    Fold(Bound<K>, Bound<K>, Vec<bool>),
     IterNth(usize, usize),
     IterMut(Vec<bool>, u32),
     IntoIter(Vec<bool>),
@@ -91,6 +93,7 @@ fn op<K: Debug + Clone + 'static>(
         2 => (bound(k()), bound(k()), pattern()).prop_map(|(a, b, p)| Op::Range(a, b, p)),
         1 => (bound(k()), bound(k()), pattern(), any::<u32>()).prop_map(|(a, b, p, v)| Op::RangeMut(a, b, p, v)),
         1 => pattern().prop_map(Op::Iter),
+        1 => (bound(k()), bound(k()), pattern()).prop_map(|(a, b, p)| Op::Fold(a, b, p)),
         1 => (0..50usize, 0..50usize).prop_map(|(a, b)| Op::IterNth(a, b)),
         1 => (pattern(), any::<u32>()).prop_map(|(p, v)| Op::IterMut(p, v)),
         1 => pattern().prop_map(Op::IntoIter),
@@ -291,6 +294,33 @@ where
             drain_mixed(exact(map.iter()), &pattern),
             drain_mixed(model.iter(), &pattern)
         ),
+        Op::Fold(lo, hi, pattern) => {
+            if documented_range_panic(&lo, &hi) {
+                return Ok(());
+            }
+            let bounds = (lo.as_ref(), hi.as_ref());
+            fn steps_then_fold<'a, K: 'a, I>(mut iter: I, pattern: &[bool]) -> Vec<&'a K>
+            where
+                I: DoubleEndedIterator<Item = (&'a K, &'a u32)>,
+            {
+                let mut out = Vec::new();
+                for &front in pattern.iter().take(pattern.len() / 2) {
+                    out.extend(if front { iter.next() } else { iter.next_back() }.map(|(k, _)| k));
+                }
+                iter.fold(out, |mut out, (k, _)| {
+                    out.push(k);
+                    out
+                })
+            }
+            prop_assert_eq!(
+                steps_then_fold(map.range(bounds), &pattern),
+                steps_then_fold(model.range(bounds), &pattern)
+            );
+            prop_assert_eq!(
+                map.values().fold(0u64, |a, v| a + u64::from(*v)),
+                model.values().map(|v| u64::from(*v)).sum::<u64>()
+            );
+        }
         Op::IterNth(front, back) => {
             let (mut a, mut b) = (map.iter(), model.iter());
             prop_assert_eq!(a.nth(front), b.nth(front));
