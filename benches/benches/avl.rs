@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use benches::arena::ArenaAvl;
-use benches::{AvlCrateMap, BenchMap, Order, SIZES, fresh_keys, keys, probes};
+use benches::{ArenaBranchFree, AvlCrateMap, BenchMap, Order, SIZES, fresh_keys, keys, probes};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 /// Look-ups, removals and range starts per timed iteration.
@@ -33,10 +33,18 @@ fn configure<'a>(
     group
 }
 
-/// Look-up probes are drawn from a pool this large and used in turn, so that
-/// at 10⁶ keys the benchmark does not keep re-reading the same 1,000 cached
-/// paths (a pool of 1,000 made look-ups look twice as fast as they are).
-const POOL: usize = 200_000;
+// ANCHOR: pool
+/// Probes are drawn from a pool this large and used in turn, so that at 10⁶
+/// keys the benchmark does not keep re-reading the same 1,000 cached paths
+/// (the performance chapter measures what a pool of 1,000 does). Set
+/// `STRATA_BENCH_POOL` to try another size.
+fn pool_size() -> usize {
+    std::env::var("STRATA_BENCH_POOL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&p| p >= BATCH)
+        .unwrap_or(200_000)
+}
 
 /// The next `BATCH` probes from `pool`, moving `cursor` on.
 fn next_batch<'a>(pool: &'a [u64], cursor: &mut usize) -> &'a [u64] {
@@ -47,6 +55,7 @@ fn next_batch<'a>(pool: &'a [u64], cursor: &mut usize) -> &'a [u64] {
     *cursor += BATCH;
     batch
 }
+// ANCHOR_END: pool
 
 /// Insertions of new keys into a map of n keys, 1,000 per iteration from a
 /// pool of 200,000 (random order: random new keys; sorted order: the next
@@ -57,7 +66,7 @@ fn insert<M: BenchMap>(c: &mut Criterion) {
         let mut group = configure(c, &format!("insert-{}", order.name()));
         for n in SIZES {
             let mut map = M::build(&keys(n, order));
-            let pool = fresh_keys(n, order, POOL);
+            let pool = fresh_keys(n, order, pool_size());
             let mut cursor = 0;
             group.throughput(Throughput::Elements(BATCH as u64));
             group.bench_function(BenchmarkId::new(M::NAME, n), |b| {
@@ -95,6 +104,7 @@ fn build<M: BenchMap>(c: &mut Criterion) {
     }
 }
 
+// ANCHOR: get
 /// Look-ups of present keys, 1,000 per iteration from a pool of 200,000.
 fn get<M: BenchMap>(c: &mut Criterion) {
     for order in Order::ALL {
@@ -102,7 +112,7 @@ fn get<M: BenchMap>(c: &mut Criterion) {
         for n in SIZES {
             let keys = keys(n, order);
             let map = M::build(&keys);
-            let pool = probes(&keys, POOL);
+            let pool = probes(&keys, pool_size());
             let mut cursor = 0;
             group.throughput(Throughput::Elements(BATCH as u64));
             group.bench_function(BenchmarkId::new(M::NAME, n), |b| {
@@ -116,6 +126,7 @@ fn get<M: BenchMap>(c: &mut Criterion) {
         }
     }
 }
+// ANCHOR_END: get
 
 /// Removals of present keys, 1,000 per iteration from a pool of 200,000.
 /// Only the removals are timed; the keys are put back afterwards, so the map
@@ -127,7 +138,7 @@ fn remove<M: BenchMap>(c: &mut Criterion) {
         for n in SIZES {
             let keys = keys(n, order);
             let mut map = M::build(&keys);
-            let pool = probes(&keys, POOL);
+            let pool = probes(&keys, pool_size());
             let mut cursor = 0;
             group.throughput(Throughput::Elements(BATCH as u64));
             group.bench_function(BenchmarkId::new(M::NAME, n), |b| {
@@ -186,7 +197,7 @@ fn range<M: BenchMap>(c: &mut Criterion) {
         for n in SIZES {
             let keys = keys(n, order);
             let map = M::build(&keys);
-            let pool = probes(&keys, POOL);
+            let pool = probes(&keys, pool_size());
             let mut cursor = 0;
             group.throughput(Throughput::Elements((BATCH / 10) as u64));
             group.bench_function(BenchmarkId::new(M::NAME, n), |b| {
@@ -228,6 +239,7 @@ fn avl_crate(c: &mut Criterion) {
 fn arena(c: &mut Criterion) {
     build::<ArenaAvl>(c);
     get::<ArenaAvl>(c);
+    get::<ArenaBranchFree>(c);
     iterate::<ArenaAvl>(c);
 }
 

@@ -149,6 +149,22 @@ impl ArenaAvl {
         None
     }
 
+    /// The value for `key`, choosing the child by indexing with the
+    /// comparison (`children[(key > node.key) as usize]`) instead of
+    /// branching on it: the "branch-free" descent the book's BST chapter
+    /// asks about. Only the equality test is a branch.
+    pub fn get_branch_free(&self, key: u64) -> Option<u64> {
+        let mut index = self.root.unwrap_or(NIL);
+        while index != NIL {
+            let node = &self.nodes[index as usize];
+            if key == node.key {
+                return Some(node.value);
+            }
+            index = node.children[usize::from(key > node.key)];
+        }
+        None
+    }
+
     /// Sums the values in key order (explicit stack, as `AvlMap::iter`).
     pub fn sum_all(&self) -> u64 {
         let mut stack = Vec::with_capacity(64);
@@ -188,6 +204,8 @@ mod tests {
         assert_eq!(arena.tree_height(), map.height(), "same rules, same shape");
         for &k in keys.iter().step_by(7) {
             assert_eq!(arena.get(k), map.get(&k).copied());
+            assert_eq!(arena.get_branch_free(k), map.get(&k).copied());
+            assert_eq!(arena.get_branch_free(k + 1), map.get(&(k + 1)).copied());
         }
         assert_eq!(
             arena.sum_all(),

@@ -218,6 +218,33 @@ impl BenchMap for arena::ArenaAvl {
     }
 }
 
+/// The arena experiment with the branch-free descent
+/// ([`arena::ArenaAvl::get_branch_free`]); only look-ups differ.
+#[derive(Clone, Default)]
+pub struct ArenaBranchFree(pub arena::ArenaAvl);
+
+impl BenchMap for ArenaBranchFree {
+    const NAME: &'static str = "arena-branch-free";
+    fn put(&mut self, key: u64, value: u64) {
+        self.0.insert(key, value);
+    }
+    fn fetch(&self, key: u64) -> Option<u64> {
+        self.0.get_branch_free(key)
+    }
+    fn delete(&mut self, _key: u64) -> Option<u64> {
+        unreachable!("the arena experiment does not implement removal")
+    }
+    fn sum_all(&self) -> u64 {
+        self.0.sum_all()
+    }
+    fn fold_all(&self) -> u64 {
+        self.0.sum_all()
+    }
+    fn sum_range(&self, _start: u64, _count: usize) -> u64 {
+        unreachable!("the arena experiment does not implement ranges")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

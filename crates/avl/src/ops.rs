@@ -8,8 +8,9 @@
 //!    comparison. A panic in `Ord::cmp` therefore unwinds through a tree that
 //!    has not been touched.
 //! 2. **Rank operations never compare keys.** `insert_at`, `remove_at` and
-//!    `select` navigate by subtree sizes, so the entry API and `pop_first`
-//!    cannot run user code at all.
+//!    `select` navigate by subtree sizes, so `pop_first`, `pop_last` and the
+//!    methods of an entry (once `entry` has found its rank) cannot run user
+//!    code at all.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
@@ -18,6 +19,12 @@ use crate::node::{LEFT, Link, Node, RIGHT, Rotations, direction, fix_after_chang
 
 // ANCHOR: find
 /// The node holding `key`, if any.
+///
+/// The child is chosen by indexing `children` with the comparison instead of
+/// branching on it: for `u64` keys this compiles to a `seta` and an indexed
+/// load, so the processor has no left-or-right guess to get wrong. Measured
+/// against the three-way `match` (performance chapter), it is as fast or
+/// faster at every size.
 pub(crate) fn find<'a, K, V, Q>(mut link: &'a Link<K, V>, key: &Q) -> Option<&'a Node<K, V>>
 where
     K: Borrow<Q>,
@@ -25,9 +32,8 @@ where
 {
     while let Some(node) = link {
         match key.cmp(node.key.borrow()) {
-            Ordering::Less => link = &node.children[LEFT],
-            Ordering::Greater => link = &node.children[RIGHT],
             Ordering::Equal => return Some(node),
+            ord => link = &node.children[direction(ord)],
         }
     }
     None
