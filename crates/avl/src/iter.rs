@@ -149,8 +149,9 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
     }
 
     /// Internal iteration: walks the remaining ranks recursively instead of
-    /// through the stacks, which `sum`, `for_each` and friends use. About
-    /// twice as fast as calling `next` in a loop (see the performance chapter).
+    /// through the stacks, which `sum`, `for_each` and friends use. On maps
+    /// built from random keys, measured 2.4 to 4.2 times as fast as calling
+    /// `next` in a loop (see the performance chapter).
     fn fold<B, F>(self, init: B, mut f: F) -> B
     where
         F: FnMut(B, Self::Item) -> B,

@@ -50,6 +50,7 @@ fn exercise_min_nodes_height_7() {
     assert_eq!((map.len(), map.height()), (33, 7));
 }
 
+// Chapter "The height bound": the tallest AVL tree with 1,000 nodes.
 #[test]
 fn exercise_max_height_1000_nodes() {
     // N(14) = 986 ≤ 1000 < N(15) = 1596.
@@ -73,8 +74,8 @@ fn exercise_rotations_sorted_15() {
     assert_eq!(map.height(), 4, "a perfect tree");
 }
 
-// Chapter "Rotations and insertion": the insertion orders of three keys that
-// need a double rotation.
+// Chapter "Rotations and insertion": for each insertion order of three keys,
+// whether the last insertion rotates, and how (single, double).
 #[test]
 fn exercise_double_rotation_orders() {
     let orders = [
@@ -85,11 +86,18 @@ fn exercise_double_rotation_orders() {
         [3, 1, 2],
         [3, 2, 1],
     ];
-    let doubles: Vec<[u64; 3]> = orders
+    let rotations: Vec<(u64, u64)> = orders
         .into_iter()
-        .filter(|keys| avl_from(*keys).rotation_stats().insert.double == 1)
+        .map(|keys| {
+            let stats = avl_from(keys).rotation_stats().insert;
+            (stats.single, stats.double)
+        })
         .collect();
-    assert_eq!(doubles, [[1, 3, 2], [3, 1, 2]]);
+    assert_eq!(
+        rotations,
+        [(1, 0), (0, 1), (0, 0), (0, 0), (0, 1), (1, 0)],
+        "ascending and descending rotate once, the zig-zags twice, root-first orders not at all"
+    );
 }
 
 // Chapter "Deletion": a single deletion that rotates at two levels.
@@ -145,6 +153,7 @@ fn exercise_median() {
     assert_eq!(set.select(set.len() / 2), Some(&6));
 }
 
+// Chapter "Augmentation": counting the keys in a range with two ranks.
 #[test]
 fn exercise_count_in_range() {
     let map: AvlMap<u32, ()> = (0..1000).step_by(7).map(|k| (k, ())).collect();
