@@ -45,7 +45,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Draw the timing figure from criterion's results.
+    /// Draw the timing figure from criterion's results and print the README's
+    /// benchmark table (Markdown).
     Timing {
         /// criterion's output directory.
         #[arg(long, default_value = "target/criterion")]
@@ -63,6 +64,8 @@ fn main() -> Result<()> {
             let svg = timing::render(&criterion)?;
             write(&out.join(timing::FILE), &svg)?;
             println!("wrote {}", out.join(timing::FILE).display());
+            println!();
+            print!("{}", timing::table(&criterion)?);
             Ok(())
         }
     }

@@ -141,9 +141,13 @@ where
                 .draw_series(LineSeries::new(s.points.iter().copied(), style))
                 .map_err(err)?
         };
-        drawn.label(s.label.as_str()).legend(move |(x, y)| {
-            PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(2))
-        });
+        // A series without a label stays out of the legend (the timing
+        // figure names its dashed peers once, in the footer).
+        if !s.label.is_empty() {
+            drawn.label(s.label.as_str()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(2))
+            });
+        }
     }
     chart
         .configure_series_labels()

@@ -18,7 +18,7 @@ const GROUPS: [(&str, &str); 5] = [
     ("get-random", "get"),
     ("insert-random", "insert"),
     ("remove-random", "remove"),
-    ("iterate-random", "iterate"),
+    ("iterate-random", "iterate (for loop)"),
     ("range-random", "range (100 keys)"),
 ];
 
@@ -40,6 +40,83 @@ fn nanos_per_element(criterion: &Path, group: &str, map: &str, n: u64) -> Result
         .context("estimates.json: mean.point_estimate")?;
     let elements = benchmark["throughput"]["Elements"].as_f64().unwrap_or(1.0);
     Ok(mean / elements)
+}
+
+/// The operations of the README table, by criterion group stem.
+const TABLE_OPS: [(&str, &str); 6] = [
+    ("get", "get"),
+    ("insert", "insert"),
+    ("remove", "remove"),
+    ("iterate", "iterate (for loop)"),
+    ("fold", "iterate (fold)"),
+    ("range", "range of 100"),
+];
+
+/// The README's benchmark table, in Markdown: one row per operation, key
+/// order and n; time per element for each map, the fastest in bold, and
+/// AvlMap's time as a multiple of BTreeMap's. A missing result is "–".
+pub(crate) fn table(criterion: &Path) -> Result<String> {
+    if !criterion.is_dir() {
+        bail!(
+            "{} does not exist: run `cargo bench -p benches --bench avl` first",
+            criterion.display()
+        );
+    }
+    let mut out = String::from(
+        "| operation | keys | n | AvlMap | BTreeMap | avl crate | AvlMap ÷ BTreeMap |\n\
+         |---|---|---:|---:|---:|---:|---:|\n",
+    );
+    for (stem, label) in TABLE_OPS {
+        for order in ["random", "sorted"] {
+            let group = format!("{stem}-{order}");
+            for n in SIZES {
+                let times: Vec<Option<f64>> = MAPS
+                    .iter()
+                    .map(|map| nanos_per_element(criterion, &group, map, n).ok())
+                    .collect();
+                let best = times
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .fold(f64::INFINITY, f64::min);
+                let cells: Vec<String> = times
+                    .iter()
+                    .map(|t| match t {
+                        Some(t) if *t == best => format!("**{}**", nanos(*t)),
+                        Some(t) => nanos(*t),
+                        None => "–".to_string(),
+                    })
+                    .collect();
+                let ratio = match (times[0], times[1]) {
+                    (Some(a), Some(b)) => format!("{:.2}×", a / b),
+                    _ => "–".to_string(),
+                };
+                out.push_str(&format!(
+                    "| {label} | {order} | 10^{} | {} | {ratio} |\n",
+                    n.ilog10(),
+                    cells.join(" | ")
+                ));
+            }
+        }
+    }
+    out.push_str(&format!(
+        "\nMean time per key looked up, inserted, removed or visited, and per range query \
+         (100 keys). {}; `cargo bench -p benches --bench avl`, then \
+         `cargo xtask figures --timing`.\n",
+        machine()
+    ));
+    Ok(out)
+}
+
+/// A duration in nanoseconds, with its unit, to three significant figures.
+fn nanos(t: f64) -> String {
+    if t >= 100.0 {
+        format!("{t:.0} ns")
+    } else if t >= 10.0 {
+        format!("{t:.1} ns")
+    } else {
+        format!("{t:.2} ns")
+    }
 }
 
 /// The machine, as the kernel reports it.
@@ -77,7 +154,12 @@ pub(crate) fn render(criterion: &Path) -> Result<String> {
                 .map(|&n| Ok((n as f64, nanos_per_element(criterion, group, map, n)?)))
                 .collect::<Result<Vec<_>>>()?;
             series.push(Series {
-                label: format!("{label}: {map}"),
+                // One legend entry per operation; line style tells the maps apart.
+                label: if m == 0 {
+                    label.to_string()
+                } else {
+                    String::new()
+                },
                 points,
                 color: PALETTE[g],
                 dashed: m == 1,
@@ -92,13 +174,13 @@ pub(crate) fn render(criterion: &Path) -> Result<String> {
             log: true,
         },
         Axis {
-            label: "time per element (ns, log scale)",
-            range: (0.5, 1_000.0),
+            label: "time per operation (ns, log scale)",
+            range: (1.0, 100_000.0),
             log: true,
         },
         &series,
         &format!(
-            "solid: AvlMap, dashed: BTreeMap · {} · cargo bench -p benches --bench avl; cargo xtask figures --timing",
+            "solid: AvlMap, dashed: BTreeMap · per key; range: per query of 100 keys · {} · cargo bench -p benches --bench avl; cargo xtask figures --timing",
             machine()
         ),
     )
