@@ -4,7 +4,7 @@
 //! sorted order. Per-operation benchmarks draw their keys from a pool of
 //! 200,000 so that a large map's caches are not warmed by repetition.
 //!
-//! Run: `cargo bench -p benches --bench avl` (about 15 minutes on 2 cores);
+//! Run: `cargo bench -p benches --bench avl` (about 25 minutes on 2 cores);
 //! filter with e.g. `cargo bench -p benches --bench avl -- get-random`.
 //! Results land in `target/criterion/`; `cargo xtask figures --timing` turns
 //! them into the book's timing figure.
@@ -14,7 +14,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use benches::arena::ArenaAvl;
-use benches::{ArenaBranchFree, AvlCrateMap, BenchMap, Order, SIZES, fresh_keys, keys, probes};
+use benches::{
+    ArenaBranchFree, AvlCrateMap, BenchMap, Order, SIZES, fresh_keys, keys, mutation_batch, probes,
+    removal_pool,
+};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 /// Look-ups, removals and range starts per timed iteration.
@@ -46,21 +49,22 @@ fn pool_size() -> usize {
         .unwrap_or(200_000)
 }
 
-/// The next `BATCH` probes from `pool`, moving `cursor` on.
-fn next_batch<'a>(pool: &'a [u64], cursor: &mut usize) -> &'a [u64] {
-    if *cursor + BATCH > pool.len() {
+/// The next `len` keys from `pool`, moving `cursor` on.
+fn next_batch<'a>(pool: &'a [u64], cursor: &mut usize, len: usize) -> &'a [u64] {
+    if *cursor + len > pool.len() {
         *cursor = 0;
     }
-    let batch = &pool[*cursor..*cursor + BATCH];
-    *cursor += BATCH;
+    let batch = &pool[*cursor..*cursor + len];
+    *cursor += len;
     batch
 }
 // ANCHOR_END: pool
 
-/// Insertions of new keys into a map of n keys, 1,000 per iteration from a
-/// pool of 200,000 (random order: random new keys; sorted order: the next
-/// larger keys). Only the insertions are timed; the keys are removed again
-/// afterwards so the map keeps its size.
+/// Insertions of new keys into a map of n keys, [`mutation_batch`] (1,000,
+/// or n/10 for small maps) per iteration from a pool of 200,000 (random
+/// order: random new keys; sorted order: the next larger keys). Only the
+/// insertions are timed; the keys are removed again afterwards so the map
+/// keeps its size.
 fn insert<M: BenchMap>(c: &mut Criterion) {
     for order in Order::ALL {
         let mut group = configure(c, &format!("insert-{}", order.name()));
@@ -68,12 +72,13 @@ fn insert<M: BenchMap>(c: &mut Criterion) {
             let mut map = M::build(&keys(n, order));
             let pool = fresh_keys(n, order, pool_size());
             let mut cursor = 0;
-            group.throughput(Throughput::Elements(BATCH as u64));
+            let len = mutation_batch(n);
+            group.throughput(Throughput::Elements(len as u64));
             group.bench_function(BenchmarkId::new(M::NAME, n), |b| {
                 b.iter_custom(|iters| {
                     let mut timed = Duration::ZERO;
                     for _ in 0..iters {
-                        let batch = next_batch(&pool, &mut cursor);
+                        let batch = next_batch(&pool, &mut cursor, len);
                         let started = Instant::now();
                         for &k in batch {
                             map.put(k, k);
@@ -117,7 +122,7 @@ fn get<M: BenchMap>(c: &mut Criterion) {
             group.throughput(Throughput::Elements(BATCH as u64));
             group.bench_function(BenchmarkId::new(M::NAME, n), |b| {
                 b.iter(|| {
-                    let batch = next_batch(&pool, &mut cursor);
+                    let batch = next_batch(&pool, &mut cursor, BATCH);
                     batch
                         .iter()
                         .fold(0u64, |acc, &k| acc.wrapping_add(map.fetch(k).unwrap_or(0)))
@@ -128,33 +133,33 @@ fn get<M: BenchMap>(c: &mut Criterion) {
 }
 // ANCHOR_END: get
 
-/// Removals of present keys, 1,000 per iteration from a pool of 200,000.
-/// Only the removals are timed; the keys are put back afterwards, so the map
-/// keeps its size and its insertion-order memory layout (a clone would lay
-/// the nodes out afresh and flatter the cache).
+/// Removals of present keys, [`mutation_batch`] distinct keys in random order
+/// per iteration, from a pool of 200,000 ([`removal_pool`]). Only the
+/// removals are timed; the keys are put back afterwards, so the map keeps
+/// its size and most of its insertion-order memory layout (a clone would lay
+/// the nodes out afresh, compactly, and flatter the cache).
 fn remove<M: BenchMap>(c: &mut Criterion) {
     for order in Order::ALL {
         let mut group = configure(c, &format!("remove-{}", order.name()));
         for n in SIZES {
             let keys = keys(n, order);
             let mut map = M::build(&keys);
-            let pool = probes(&keys, pool_size());
+            let len = mutation_batch(n);
+            let pool = removal_pool(&keys, len, pool_size());
             let mut cursor = 0;
-            group.throughput(Throughput::Elements(BATCH as u64));
+            group.throughput(Throughput::Elements(len as u64));
             group.bench_function(BenchmarkId::new(M::NAME, n), |b| {
                 b.iter_custom(|iters| {
                     let mut timed = Duration::ZERO;
                     for _ in 0..iters {
-                        let mut batch = next_batch(&pool, &mut cursor).to_vec();
-                        batch.sort_unstable();
-                        batch.dedup();
+                        let batch = next_batch(&pool, &mut cursor, len);
                         let started = Instant::now();
                         let removed = batch
                             .iter()
                             .fold(0u64, |acc, &k| acc.wrapping_add(map.delete(k).unwrap_or(0)));
                         timed += started.elapsed();
                         black_box(removed);
-                        for &k in &batch {
+                        for &k in batch {
                             map.put(k, k);
                         }
                     }
@@ -202,7 +207,7 @@ fn range<M: BenchMap>(c: &mut Criterion) {
             group.throughput(Throughput::Elements((BATCH / 10) as u64));
             group.bench_function(BenchmarkId::new(M::NAME, n), |b| {
                 b.iter(|| {
-                    let batch = &next_batch(&pool, &mut cursor)[..BATCH / 10];
+                    let batch = &next_batch(&pool, &mut cursor, BATCH / 10);
                     batch.iter().fold(0u64, |acc, &k| {
                         acc.wrapping_add(map.sum_range(k, RANGE_LEN))
                     })

@@ -79,6 +79,38 @@ pub fn probes(keys: &[u64], count: usize) -> Vec<u64> {
         .collect()
 }
 
+/// `count` keys of `keys` (rounded down to a multiple of `batch`) for
+/// removals: independent seeded shuffles of `keys`, each cut to a multiple
+/// of `batch`, one after another. Every aligned window of `batch` keys is
+/// therefore distinct and in random order, and the sequence does not repeat
+/// within one pool even when `keys` is short.
+pub fn removal_pool(keys: &[u64], batch: usize, count: usize) -> Vec<u64> {
+    assert!(
+        batch > 0 && batch <= keys.len(),
+        "batch must fit in the map"
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ 2);
+    let per_shuffle = keys.len() - keys.len() % batch;
+    let mut pool = Vec::with_capacity(count);
+    let mut shuffled = keys.to_vec();
+    while pool.len() + batch <= count {
+        // Fisher–Yates, from the seeded stream.
+        for i in (1..shuffled.len()).rev() {
+            shuffled.swap(i, rng.random_range(0..=i));
+        }
+        let take = per_shuffle.min(count - count % batch - pool.len());
+        pool.extend_from_slice(&shuffled[..take]);
+    }
+    pool
+}
+
+/// Keys inserted or removed per timed iteration in a map of `n` keys: 1,000,
+/// but never more than a tenth of the map, so a batch changes the map's size
+/// by at most 10% before it is undone.
+pub fn mutation_batch(n: usize) -> usize {
+    (n / 10).clamp(1, 1_000)
+}
+
 /// The operations the benchmarks time, over `u64 → u64` maps.
 pub trait BenchMap: Default {
     /// Name in reports.
@@ -263,6 +295,26 @@ mod tests {
             );
         }
         assert_eq!(map.sum_all(), reference.sum_all(), "{}", M::NAME);
+    }
+
+    #[test]
+    fn removal_batches_are_distinct_present_keys() {
+        for n in [1_000, 4_321] {
+            let keys = keys(n, Order::Random);
+            let batch = mutation_batch(n);
+            let pool = removal_pool(&keys, batch, 20_000);
+            assert_eq!(pool.len(), 20_000 - 20_000 % batch);
+            let present: std::collections::HashSet<u64> = keys.iter().copied().collect();
+            for window in pool.chunks(batch) {
+                let distinct: std::collections::HashSet<u64> = window.iter().copied().collect();
+                assert_eq!(distinct.len(), batch, "n = {n}");
+                assert!(window.iter().all(|k| present.contains(k)));
+            }
+            assert_ne!(pool[..batch], pool[per(n, batch)..per(n, batch) + batch]);
+        }
+        fn per(n: usize, batch: usize) -> usize {
+            n - n % batch
+        }
     }
 
     #[test]
