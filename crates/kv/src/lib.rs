@@ -1,0 +1,57 @@
+//! A log-structured key-value store, indexed by the AVL map of Part I.
+//!
+//! This crate is Part II of the [Strata book](https://github.com/strata-db/strata),
+//! and it is being built bottom-up. What exists today is the layer every
+//! other part stands on:
+//!
+//! - [`Storage`]: the handful of file operations an append-only log needs,
+//!   with a precise durability contract, implemented on a real directory by
+//!   [`FsStorage`] and in memory by [`SimDisk`], which keeps *written* and
+//!   *durable* bytes apart and can lose power between them, tear the last
+//!   write, or flip a bit.
+//! - [`record`]: how one write is framed on disk, with a CRC-32C over
+//!   everything but the checksum itself, and a decoder that tells a torn tail
+//!   from corruption and never trusts a length field beyond its limits.
+//!
+//! The store (segments, the ordered index, recovery, compaction, group
+//! commit), its command-line tool and its RESP server come next.
+//!
+//! # Example: a write that a power loss takes away
+//!
+//! ```
+//! use kv::{Crash, SimDisk, Storage};
+//!
+//! let disk = SimDisk::new();
+//! disk.append("000001.log", b"synced")?;
+//! disk.sync("000001.log")?;
+//! disk.sync_dir()?; // the file's name is durable too
+//! disk.append("000001.log", b" and not")?;
+//!
+//! disk.crash(Crash::DropUnsynced);
+//! assert_eq!(disk.contents("000001.log")?, b"synced");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Example: a flipped bit is caught
+//!
+//! ```
+//! use kv::record::{self, DecodeError, Kind, Limits, Record};
+//!
+//! let limits = Limits { key_len_max: 1024, value_len_max: 1 << 20 };
+//! let mut bytes = Record { seq: 7, kind: Kind::Put, key: b"k", value: b"v" }.encode();
+//! assert_eq!(record::decode(&bytes, limits)?.value, b"v");
+//!
+//! bytes[22] ^= 0x01; // the value's lowest bit
+//! assert!(matches!(record::decode(&bytes, limits), Err(DecodeError::Checksum { .. })));
+//! # Ok::<(), DecodeError>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod record;
+mod sim;
+mod storage;
+
+pub use sim::{Crash, SimDisk};
+pub use storage::{FsStorage, Storage};

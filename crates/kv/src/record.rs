@@ -1,0 +1,236 @@
+//! The on-disk record: how one write is framed in a segment.
+//!
+//! ```text
+//! offset  size  field
+//!      0     4  crc        CRC-32C (Castagnoli) of bytes 4.. of the record
+//!      4     4  key_len    u32, little-endian
+//!      8     4  value_len  u32, little-endian
+//!     12     8  seq        u64, little-endian: the write's sequence number
+//!     20     1  kind       1 = put, 2 = delete, 3 = batch commit
+//!     21     …  key        key_len bytes
+//!      …     …  value      value_len bytes (empty for delete and commit)
+//! ```
+//!
+//! # Invariants
+//!
+//! 1. **Framing.** A segment is a sequence of records, each exactly
+//!    [`HEADER_LEN`] + `key_len` + `value_len` bytes long, with no gaps.
+//! 2. **Checksum.** The checksum covers every byte of the record after
+//!    itself, lengths and kind included. A CRC-32C detects every error burst
+//!    of up to 32 bits, so a flipped bit in the checksum, seq, kind, key or
+//!    value is always caught. A flip in a length field moves the end of the
+//!    checksummed range instead; then the record reads as truncated, too
+//!    long, or fails the checksum except with probability 2⁻³².
+//! 3. **Kinds.** A delete and a batch commit carry no value; a commit
+//!    carries no key either.
+//!
+//! [`decode`] checks all three and never allocates more than the limits it
+//! is given, whatever the length fields claim. Deliberately not checked here:
+//! that sequence numbers increase, or that a batch's records are followed by
+//! its commit. Those are properties of a whole log, checked by recovery.
+
+use std::fmt;
+
+/// Bytes before the key: crc, key_len, value_len, seq, kind.
+pub const HEADER_LEN: usize = 4 + 4 + 4 + 8 + 1;
+
+/// What a record does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Sets a key to a value.
+    Put = 1,
+    /// Removes a key.
+    Delete = 2,
+    /// Ends a batch: the records before it with the same `seq` take effect
+    /// together, or not at all.
+    Commit = 3,
+}
+
+impl Kind {
+    fn from_byte(byte: u8) -> Option<Kind> {
+        match byte {
+            1 => Some(Kind::Put),
+            2 => Some(Kind::Delete),
+            3 => Some(Kind::Commit),
+            _ => None,
+        }
+    }
+}
+
+/// A decoded record, borrowing its key and value from the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// Sequence number of the write (a batch shares one).
+    pub seq: u64,
+    /// What the record does.
+    pub kind: Kind,
+    /// The key (empty for a commit).
+    pub key: &'a [u8],
+    /// The value (empty unless `kind` is `Put`).
+    pub value: &'a [u8],
+}
+
+impl Record<'_> {
+    /// Length of the record on disk.
+    pub fn encoded_len(&self) -> usize {
+        HEADER_LEN + self.key.len() + self.value.len()
+    }
+
+    /// Appends the framed record to `out`.
+    ///
+    /// # Panics
+    ///
+    /// If the key or value is longer than `u32::MAX` bytes, or if a delete or
+    /// commit carries a value, or a commit a key (invariant 3). The store
+    /// checks its own, smaller limits before it gets here.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let key_len = u32::try_from(self.key.len()).expect("key longer than u32::MAX bytes");
+        let value_len = u32::try_from(self.value.len()).expect("value longer than u32::MAX bytes");
+        assert!(
+            self.kind == Kind::Put || self.value.is_empty(),
+            "only a put carries a value"
+        );
+        assert!(
+            self.kind != Kind::Commit || self.key.is_empty(),
+            "a commit carries no key"
+        );
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&key_len.to_le_bytes());
+        out.extend_from_slice(&value_len.to_le_bytes());
+        out.extend_from_slice(&self.seq.to_le_bytes());
+        out.push(self.kind as u8);
+        out.extend_from_slice(self.key);
+        out.extend_from_slice(self.value);
+        let crc = crc32c::crc32c(&out[start + 4..]);
+        out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// The framed record as a new vector.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        self.encode_into(&mut out);
+        out
+    }
+}
+
+/// Upper bounds that [`decode`] enforces before trusting a length field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest key accepted, in bytes.
+    pub key_len_max: u32,
+    /// Longest value accepted, in bytes.
+    pub value_len_max: u32,
+}
+
+/// Why bytes are not a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The buffer ends inside the record: `needed` bytes are required and
+    /// only `available` remain. At the tail of the newest segment this is
+    /// what a torn write looks like.
+    Truncated {
+        /// Bytes the record needs (the header's, if the header is cut).
+        needed: usize,
+        /// Bytes left in the buffer.
+        available: usize,
+    },
+    /// A length field exceeds the limits: the header is corrupt (or the
+    /// store was written with larger limits than it is opened with).
+    TooLong {
+        /// The key length the header claims.
+        key_len: u32,
+        /// The value length the header claims.
+        value_len: u32,
+    },
+    /// The stored checksum does not match the record's bytes.
+    Checksum {
+        /// Checksum stored in the record.
+        stored: u32,
+        /// Checksum of the bytes as read.
+        computed: u32,
+    },
+    /// The kind byte is not 1, 2 or 3, or the lengths do not fit the kind
+    /// (invariant 3), although the checksum matched.
+    Malformed {
+        /// The kind byte.
+        kind: u8,
+    },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Truncated { needed, available } => write!(
+                f,
+                "record truncated: needs {needed} bytes, {available} remain"
+            ),
+            DecodeError::TooLong { key_len, value_len } => write!(
+                f,
+                "record header claims a {key_len}-byte key and a {value_len}-byte value, \
+                 beyond the configured limits"
+            ),
+            DecodeError::Checksum { stored, computed } => write!(
+                f,
+                "checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
+            ),
+            DecodeError::Malformed { kind } => {
+                write!(
+                    f,
+                    "checksum matches but kind {kind} and lengths are invalid"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+/// Decodes the record at the start of `bytes`; the record's length is
+/// [`Record::encoded_len`]. Checks invariants 1–3 and the limits.
+pub fn decode(bytes: &[u8], limits: Limits) -> Result<Record<'_>, DecodeError> {
+    if bytes.len() < HEADER_LEN {
+        return Err(DecodeError::Truncated {
+            needed: HEADER_LEN,
+            available: bytes.len(),
+        });
+    }
+    let key_len = u32_at(bytes, 4);
+    let value_len = u32_at(bytes, 8);
+    if key_len > limits.key_len_max || value_len > limits.value_len_max {
+        return Err(DecodeError::TooLong { key_len, value_len });
+    }
+    let total = HEADER_LEN + key_len as usize + value_len as usize;
+    if bytes.len() < total {
+        return Err(DecodeError::Truncated {
+            needed: total,
+            available: bytes.len(),
+        });
+    }
+    let stored = u32_at(bytes, 0);
+    let computed = crc32c::crc32c(&bytes[4..total]);
+    if stored != computed {
+        return Err(DecodeError::Checksum { stored, computed });
+    }
+    let kind_byte = bytes[20];
+    let kind = Kind::from_byte(kind_byte).ok_or(DecodeError::Malformed { kind: kind_byte })?;
+    let fits = match kind {
+        Kind::Put => true,
+        Kind::Delete => value_len == 0,
+        Kind::Commit => key_len == 0 && value_len == 0,
+    };
+    if !fits {
+        return Err(DecodeError::Malformed { kind: kind_byte });
+    }
+    let key_end = HEADER_LEN + key_len as usize;
+    Ok(Record {
+        seq: u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes")),
+        kind,
+        key: &bytes[HEADER_LEN..key_end],
+        value: &bytes[key_end..total],
+    })
+}
