@@ -10,7 +10,9 @@
 //!    directory changes with every create, rename and remove.
 //! 3. After [`SimDisk::crash`], written equals durable everywhere: the
 //!    directory is the durable one, and each file holds its durable bytes plus,
-//!    in [`Crash::Torn`] mode, a seeded random prefix of its unsynced tail.
+//!    in [`Crash::Torn`] mode, a seeded random prefix of its unsynced tail. A
+//!    file truncated below its durable length since its last sync goes back
+//!    to exactly its durable bytes.
 //!
 //! A *process* crash needs no call: drop the store and reopen it on the same
 //! `SimDisk`, whose written bytes survive as an operating system's page cache
