@@ -1,9 +1,14 @@
 //! A log-structured key-value store, indexed by the AVL map of Part I.
 //!
 //! This crate is Part II of the [Strata book](https://github.com/strata-db/strata),
-//! and it is being built bottom-up. What exists today is the layer every
-//! other part stands on:
+//! and it is being built bottom-up. What exists today:
 //!
+//! - [`Store`]: numbered append-only segments and an
+//!   [`avl::AvlMap`] index from keys to record locations; `get`, `put`,
+//!   `delete`, `scan` in key order, atomic [`WriteBatch`]es, two
+//!   [`Durability`] modes with group commit, and recovery that cuts a torn
+//!   tail (or an uncommitted batch) off the newest segment and reports any
+//!   other damage as [`Error::Corruption`].
 //! - [`Storage`]: the handful of file operations an append-only log needs,
 //!   with a precise durability contract, implemented on a real directory by
 //!   [`FsStorage`] and in memory by [`SimDisk`], which keeps *written* and
@@ -13,8 +18,24 @@
 //!   everything but the checksum itself, and a decoder that tells a torn tail
 //!   from corruption and never trusts a length field beyond its limits.
 //!
-//! The store (segments, the ordered index, recovery, compaction, group
-//! commit), its command-line tool and its RESP server come next.
+//! Compaction with hint files, the lock file, the `kv` command-line tool and
+//! its RESP server come next.
+//!
+//! # Example: an acknowledged write survives a power loss
+//!
+//! ```
+//! use kv::{Crash, Options, SimDisk, Store};
+//!
+//! let disk = SimDisk::new();
+//! let store = Store::open(disk.clone(), Options::default())?; // Durability::Always
+//! store.put(b"apple", b"red")?;
+//! drop(store);
+//!
+//! disk.crash(Crash::DropUnsynced);
+//! let store = Store::open(disk, Options::default())?;
+//! assert_eq!(store.get(b"apple")?, Some(b"red".to_vec()));
+//! # Ok::<(), kv::Error>(())
+//! ```
 //!
 //! # Example: a write that a power loss takes away
 //!
@@ -49,9 +70,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod error;
 pub mod record;
 mod sim;
 mod storage;
+mod store;
 
+pub use error::{Error, Result};
 pub use sim::{Crash, SimDisk};
 pub use storage::{FsStorage, Storage};
+pub use store::{Durability, Options, Stats, Store, WriteBatch};

@@ -6,7 +6,8 @@
 //!      4     4  key_len    u32, little-endian
 //!      8     4  value_len  u32, little-endian
 //!     12     8  seq        u64, little-endian: the write's sequence number
-//!     20     1  kind       1 = put, 2 = delete, 3 = batch commit
+//!     20     1  kind       1 = put, 2 = delete, 3 = batch commit;
+//!                          0x81 / 0x82 = put / delete inside a batch
 //!     21     …  key        key_len bytes
 //!      …     …  value      value_len bytes (empty for delete and commit)
 //! ```
@@ -21,8 +22,10 @@
 //!    value is always caught. A flip in a length field moves the end of the
 //!    checksummed range instead; then the record reads as truncated, too
 //!    long, or fails the checksum except with probability 2⁻³².
-//! 3. **Kinds.** A delete and a batch commit carry no value; a commit
-//!    carries no key either.
+//! 3. **Kinds.** Only puts carry a value; a commit carries no key either.
+//!    Puts and deletes inside a batch have bit 7 of the kind set, so that
+//!    recovery can tell a lone write (which takes effect by itself) from a
+//!    batch member (which waits for its commit).
 //!
 //! [`decode`] checks all three and never allocates more than the limits it
 //! is given, whatever the length fields claim. Deliberately not checked here:
@@ -41,9 +44,13 @@ pub enum Kind {
     Put = 1,
     /// Removes a key.
     Delete = 2,
-    /// Ends a batch: the records before it with the same `seq` take effect
-    /// together, or not at all.
+    /// Ends a batch: the batch records before it with the same `seq` take
+    /// effect together, or not at all.
     Commit = 3,
+    /// Sets a key to a value, as part of a batch.
+    BatchPut = 0x81,
+    /// Removes a key, as part of a batch.
+    BatchDelete = 0x82,
 }
 
 impl Kind {
@@ -52,8 +59,20 @@ impl Kind {
             1 => Some(Kind::Put),
             2 => Some(Kind::Delete),
             3 => Some(Kind::Commit),
+            0x81 => Some(Kind::BatchPut),
+            0x82 => Some(Kind::BatchDelete),
             _ => None,
         }
+    }
+
+    /// Whether records of this kind carry a value.
+    pub fn has_value(self) -> bool {
+        matches!(self, Kind::Put | Kind::BatchPut)
+    }
+
+    /// Whether this is a put or delete inside a batch.
+    pub fn in_batch(self) -> bool {
+        matches!(self, Kind::BatchPut | Kind::BatchDelete)
     }
 }
 
@@ -66,7 +85,7 @@ pub struct Record<'a> {
     pub kind: Kind,
     /// The key (empty for a commit).
     pub key: &'a [u8],
-    /// The value (empty unless `kind` is `Put`).
+    /// The value (empty unless `kind` is a put).
     pub value: &'a [u8],
 }
 
@@ -87,7 +106,7 @@ impl Record<'_> {
         let key_len = u32::try_from(self.key.len()).expect("key longer than u32::MAX bytes");
         let value_len = u32::try_from(self.value.len()).expect("value longer than u32::MAX bytes");
         assert!(
-            self.kind == Kind::Put || self.value.is_empty(),
+            self.kind.has_value() || self.value.is_empty(),
             "only a put carries a value"
         );
         assert!(
@@ -150,7 +169,7 @@ pub enum DecodeError {
         /// Checksum of the bytes as read.
         computed: u32,
     },
-    /// The kind byte is not 1, 2 or 3, or the lengths do not fit the kind
+    /// The kind byte is not a [`Kind`], or the lengths do not fit the kind
     /// (invariant 3), although the checksum matched.
     Malformed {
         /// The kind byte.
@@ -219,8 +238,8 @@ pub fn decode(bytes: &[u8], limits: Limits) -> Result<Record<'_>, DecodeError> {
     let kind_byte = bytes[20];
     let kind = Kind::from_byte(kind_byte).ok_or(DecodeError::Malformed { kind: kind_byte })?;
     let fits = match kind {
-        Kind::Put => true,
-        Kind::Delete => value_len == 0,
+        Kind::Put | Kind::BatchPut => true,
+        Kind::Delete | Kind::BatchDelete => value_len == 0,
         Kind::Commit => key_len == 0 && value_len == 0,
     };
     if !fits {

@@ -5,23 +5,9 @@
 
 use kv::record::{self, DecodeError, HEADER_LEN, Kind, Limits, Record};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed};
 
-/// proptest's configuration with the project's default seed.
-fn seeded() -> Config {
-    let config = Config {
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let seed = match config.rng_seed {
-        RngSeed::Fixed(seed) => seed,
-        RngSeed::Random => 0x5EED_5EED,
-    };
-    Config {
-        rng_seed: RngSeed::Fixed(seed),
-        ..config
-    }
-}
+mod support;
+use support::seeded;
 
 const LIMITS: Limits = Limits {
     key_len_max: 64,
@@ -57,7 +43,13 @@ fn the_header_layout_is_as_documented() {
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
-    prop_oneof![Just(Kind::Put), Just(Kind::Delete), Just(Kind::Commit)]
+    prop_oneof![
+        Just(Kind::Put),
+        Just(Kind::Delete),
+        Just(Kind::Commit),
+        Just(Kind::BatchPut),
+        Just(Kind::BatchDelete),
+    ]
 }
 
 /// An owned record that obeys invariant 3.
@@ -69,8 +61,8 @@ fn owned_record() -> impl Strategy<Value = (u64, Kind, Vec<u8>, Vec<u8>)> {
         prop::collection::vec(any::<u8>(), 0..=256),
     )
         .prop_map(|(seq, kind, key, value)| match kind {
-            Kind::Put => (seq, kind, key, value),
-            Kind::Delete => (seq, kind, key, Vec::new()),
+            Kind::Put | Kind::BatchPut => (seq, kind, key, value),
+            Kind::Delete | Kind::BatchDelete => (seq, kind, key, Vec::new()),
             Kind::Commit => (seq, kind, Vec::new(), Vec::new()),
         })
 }

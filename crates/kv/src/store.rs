@@ -1,0 +1,645 @@
+//! The store: an append-only log of segments and an ordered in-memory index.
+//!
+//! # Invariants
+//!
+//! 1. **Log order.** Segments are numbered; records are appended only to the
+//!    highest-numbered (active) segment, in increasing `seq` order, and a
+//!    batch (its records and its commit) lies within one segment.
+//! 2. **Index.** For every live key, the index holds the location of the
+//!    newest record that set it; a deleted key is absent. Index updates
+//!    happen under the writer lock, in log order.
+//! 3. **Durability.** A segment is synced in full, in both modes, before the
+//!    next one is created (and the new name is made durable), so syncing the
+//!    active segment covers the whole log. In `Always` mode a write is
+//!    acknowledged only after a sync that covers its bytes.
+//! 4. **Recovery.** Replaying the segments in order rebuilds exactly the
+//!    index of invariant 2 for the writes whose records (and, for a batch,
+//!    commit) survived intact.
+//!
+//! Not here yet: compaction, hint files and the lock file.
+
+use std::collections::BTreeMap;
+use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+
+use avl::AvlMap;
+
+use crate::error::{Error, Result};
+use crate::record::{self, DecodeError, Kind, Limits, Record};
+use crate::storage::Storage;
+
+/// When a write is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// After an fsync that covers it: survives power loss. Concurrent
+    /// writers share one fsync (group commit).
+    Always,
+    /// After the bytes reach the operating system: survives a crash of the
+    /// process but not of the machine, which may lose any suffix of the
+    /// writes (never a write without the ones before it).
+    Never,
+}
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// When writes are acknowledged.
+    pub durability: Durability,
+    /// The active segment is rotated once it would grow beyond this.
+    pub segment_size_bytes: u64,
+    /// Longest key accepted, in bytes.
+    pub key_len_max: u32,
+    /// Longest value accepted, in bytes.
+    pub value_len_max: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::Always,
+            segment_size_bytes: 64 << 20,
+            key_len_max: 4 << 10,
+            value_len_max: 16 << 20,
+        }
+    }
+}
+
+impl Options {
+    fn limits(&self) -> Limits {
+        Limits {
+            key_len_max: self.key_len_max,
+            value_len_max: self.value_len_max,
+        }
+    }
+}
+
+/// Where a key's newest record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Location {
+    segment: u32,
+    offset: u64,
+    len: u32,
+}
+
+/// A group of puts and deletes applied atomically.
+#[derive(Debug, Clone, Default)]
+pub struct WriteBatch {
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a put.
+    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push((key.into(), Some(value.into())));
+        self
+    }
+
+    /// Adds a delete.
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push((key.into(), None));
+        self
+    }
+
+    /// Number of operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// What the store holds and what recovery found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Live keys.
+    pub keys: u64,
+    /// Bytes of records the index points to.
+    pub live_bytes: u64,
+    /// Bytes of all other records (overwritten, deleted, commits).
+    pub dead_bytes: u64,
+    /// Segment files.
+    pub segments: u64,
+    /// Bytes replayed by the last open.
+    pub recovered_bytes: u64,
+    /// Bytes of torn tail (or uncommitted batch) cut off by the last open.
+    pub truncated_bytes: u64,
+}
+
+struct Writer {
+    segment: u32,
+    segment_len: u64,
+    next_seq: u64,
+}
+
+#[derive(Default)]
+struct SyncState {
+    /// Everything up to this (segment, length) is durable.
+    durable: (u32, u64),
+    in_progress: bool,
+}
+
+/// A log-structured key-value store on a [`Storage`].
+pub struct Store<S: Storage> {
+    storage: S,
+    options: Options,
+    index: RwLock<AvlMap<Vec<u8>, Location>>,
+    writer: Mutex<Writer>,
+    sync_state: Mutex<SyncState>,
+    synced: Condvar,
+    failed: AtomicBool,
+    stats: Mutex<Stats>,
+}
+
+fn segment_name(segment: u32) -> String {
+    format!("{segment:010}.seg")
+}
+
+fn parse_segment(name: &str) -> Option<u32> {
+    name.strip_suffix(".seg")?.parse().ok()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The index, rebuilt by replaying segments (invariant 4).
+struct Replay {
+    index: AvlMap<Vec<u8>, Location>,
+    stats: Stats,
+    next_seq: u64,
+}
+
+impl Replay {
+    fn apply(&mut self, key: &[u8], location: Option<Location>) {
+        let old = match location {
+            Some(location) => {
+                self.stats.live_bytes += u64::from(location.len);
+                self.index.insert(key.to_vec(), location)
+            }
+            None => self.index.remove(key),
+        };
+        if let Some(old) = old {
+            self.stats.live_bytes -= u64::from(old.len);
+            self.stats.dead_bytes += u64::from(old.len);
+        }
+    }
+}
+
+impl<S: Storage> Store<S> {
+    /// Opens the store in `storage`, replaying its segments. A torn record
+    /// (or uncommitted batch) at the end of the newest segment is cut off and
+    /// counted in [`Stats::truncated_bytes`]; damage anywhere else is an
+    /// [`Error::Corruption`].
+    pub fn open(storage: S, options: Options) -> Result<Self> {
+        let mut segments: Vec<u32> = storage
+            .list()?
+            .iter()
+            .filter_map(|name| parse_segment(name))
+            .collect();
+        segments.sort_unstable();
+        let mut replay = Replay {
+            index: AvlMap::new(),
+            stats: Stats::default(),
+            next_seq: 1,
+        };
+        let mut active_len = 0;
+        for (i, &segment) in segments.iter().enumerate() {
+            let newest = i + 1 == segments.len();
+            active_len = replay_segment(&storage, segment, newest, options, &mut replay)?;
+        }
+        let active = segments.last().copied().unwrap_or(1);
+        if segments.is_empty() {
+            storage.append(&segment_name(active), &[])?;
+            storage.sync_dir()?;
+        }
+        // What recovery read may have been written, never synced, by a
+        // process in `Never` mode; make it durable before serving it, so a
+        // later `sync` has a true starting point (invariant 3).
+        storage.sync(&segment_name(active))?;
+        replay.stats.segments = segments.len().max(1) as u64;
+        replay.stats.keys = replay.index.len() as u64;
+        Ok(Store {
+            storage,
+            options,
+            index: RwLock::new(replay.index),
+            writer: Mutex::new(Writer {
+                segment: active,
+                segment_len: active_len,
+                next_seq: replay.next_seq,
+            }),
+            sync_state: Mutex::new(SyncState {
+                durable: (active, active_len),
+                in_progress: false,
+            }),
+            synced: Condvar::new(),
+            failed: AtomicBool::new(false),
+            stats: Mutex::new(replay.stats),
+        })
+    }
+
+    /// The value of `key`, read from its record on disk.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let location = {
+            let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
+            match index.get(key) {
+                Some(location) => *location,
+                None => return Ok(None),
+            }
+        };
+        self.read_value(key, location).map(Some)
+    }
+
+    fn read_value(&self, key: &[u8], location: Location) -> Result<Vec<u8>> {
+        let name = segment_name(location.segment);
+        let mut bytes = vec![0; location.len as usize];
+        self.storage.read_at(&name, location.offset, &mut bytes)?;
+        let record =
+            record::decode(&bytes, self.options.limits()).map_err(|reason| Error::Corruption {
+                segment: name.clone(),
+                offset: location.offset,
+                reason,
+            })?;
+        if record.key != key || !record.kind.has_value() {
+            return Err(Error::Mismatch {
+                segment: name,
+                offset: location.offset,
+            });
+        }
+        Ok(record.value.to_vec())
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        self.write(batch, false)
+    }
+
+    /// Removes `key` (a no-op that is still logged if it is absent).
+    pub fn delete(&self, key: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key);
+        self.write(batch, false)
+    }
+
+    /// Applies every operation of `batch`, or after a crash none of them.
+    pub fn write_batch(&self, batch: WriteBatch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(batch, true)
+    }
+
+    fn check_sizes(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        if key.len() > self.options.key_len_max as usize {
+            return Err(Error::KeyTooLarge {
+                len: key.len(),
+                max: self.options.key_len_max,
+            });
+        }
+        if let Some(value) = value
+            && value.len() > self.options.value_len_max as usize
+        {
+            return Err(Error::ValueTooLarge {
+                len: value.len(),
+                max: self.options.value_len_max,
+            });
+        }
+        Ok(())
+    }
+
+    fn write(&self, batch: WriteBatch, atomic: bool) -> Result<()> {
+        for (key, value) in &batch.ops {
+            self.check_sizes(key, value.as_deref())?;
+        }
+        if self.failed.load(Ordering::Acquire) {
+            return Err(Error::Failed);
+        }
+        let end = {
+            let mut writer = lock(&self.writer);
+            let seq = writer.next_seq;
+            let mut bytes = Vec::new();
+            let mut starts = Vec::with_capacity(batch.ops.len());
+            for (key, value) in &batch.ops {
+                starts.push(bytes.len());
+                let kind = match (value.is_some(), atomic) {
+                    (true, false) => Kind::Put,
+                    (false, false) => Kind::Delete,
+                    (true, true) => Kind::BatchPut,
+                    (false, true) => Kind::BatchDelete,
+                };
+                let value = value.as_deref().unwrap_or_default();
+                Record {
+                    seq,
+                    kind,
+                    key,
+                    value,
+                }
+                .encode_into(&mut bytes);
+            }
+            let commit_len = if atomic {
+                let before = bytes.len();
+                Record {
+                    seq,
+                    kind: Kind::Commit,
+                    key: &[],
+                    value: &[],
+                }
+                .encode_into(&mut bytes);
+                bytes.len() - before
+            } else {
+                0
+            };
+            if writer.segment_len > 0
+                && writer.segment_len + bytes.len() as u64 > self.options.segment_size_bytes
+            {
+                self.rotate(&mut writer)?;
+            }
+            let name = segment_name(writer.segment);
+            let offset = self.storage.append(&name, &bytes)?;
+            writer.next_seq += 1;
+            writer.segment_len = offset + bytes.len() as u64;
+            let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
+            let mut stats = lock(&self.stats);
+            stats.dead_bytes += commit_len as u64;
+            for (i, (key, value)) in batch.ops.iter().enumerate() {
+                let next = starts
+                    .get(i + 1)
+                    .copied()
+                    .unwrap_or(bytes.len() - commit_len);
+                let len = (next - starts[i]) as u32;
+                let old = match value {
+                    Some(_) => {
+                        stats.live_bytes += u64::from(len);
+                        let location = Location {
+                            segment: writer.segment,
+                            offset: offset + starts[i] as u64,
+                            len,
+                        };
+                        index.insert(key.clone(), location)
+                    }
+                    None => {
+                        stats.dead_bytes += u64::from(len);
+                        index.remove(key.as_slice())
+                    }
+                };
+                if let Some(old) = old {
+                    stats.live_bytes -= u64::from(old.len);
+                    stats.dead_bytes += u64::from(old.len);
+                }
+            }
+            stats.keys = index.len() as u64;
+            (writer.segment, writer.segment_len)
+        };
+        match self.options.durability {
+            Durability::Always => self.sync_up_to(end),
+            Durability::Never => Ok(()),
+        }
+    }
+
+    /// Closes the active segment and starts the next one (invariant 3: the
+    /// old segment is synced in full first, in both modes, so that a sync of
+    /// the active segment always covers the whole log).
+    fn rotate(&self, writer: &mut Writer) -> Result<()> {
+        let old = segment_name(writer.segment);
+        self.storage.sync(&old).inspect_err(|_| self.fail())?;
+        let next = writer.segment + 1;
+        self.storage.append(&segment_name(next), &[])?;
+        self.storage.sync_dir().inspect_err(|_| self.fail())?;
+        writer.segment = next;
+        writer.segment_len = 0;
+        lock(&self.stats).segments += 1;
+        Ok(())
+    }
+
+    fn fail(&self) {
+        self.failed.store(true, Ordering::Release);
+    }
+
+    /// Waits until everything up to `end` is durable, syncing if no other
+    /// writer is (group commit: one sync covers every write before it).
+    fn sync_up_to(&self, end: (u32, u64)) -> Result<()> {
+        let mut state = lock(&self.sync_state);
+        loop {
+            if state.durable >= end {
+                return Ok(());
+            }
+            if self.failed.load(Ordering::Acquire) {
+                return Err(Error::Failed);
+            }
+            if !state.in_progress {
+                break;
+            }
+            state = self
+                .synced
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.in_progress = true;
+        drop(state);
+        let target = {
+            let writer = lock(&self.writer);
+            (writer.segment, writer.segment_len)
+        };
+        let result = self.storage.sync(&segment_name(target.0));
+        let mut state = lock(&self.sync_state);
+        state.in_progress = false;
+        match result {
+            Ok(()) => state.durable = state.durable.max(target),
+            Err(_) => self.fail(),
+        }
+        self.synced.notify_all();
+        drop(state);
+        result?;
+        debug_assert!(target >= end, "the sync started after our append");
+        Ok(())
+    }
+
+    /// Makes every write so far durable, whatever the durability mode.
+    pub fn sync(&self) -> Result<()> {
+        let end = {
+            let writer = lock(&self.writer);
+            (writer.segment, writer.segment_len)
+        };
+        self.sync_up_to(end)
+    }
+
+    /// The entries with keys in `range`, in key order. The keys and
+    /// locations are taken when `scan` is called; values are read as the
+    /// iterator advances.
+    pub fn scan<R>(&self, range: R) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_
+    where
+        R: RangeBounds<Vec<u8>>,
+    {
+        let bounds: (Bound<&Vec<u8>>, Bound<&Vec<u8>>) = (range.start_bound(), range.end_bound());
+        let entries: Vec<(Vec<u8>, Location)> = if is_empty_range(bounds) {
+            // `AvlMap::range` panics on these, as `BTreeMap::range` does;
+            // for a store they are simply empty.
+            Vec::new()
+        } else {
+            let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
+            index
+                .range::<Vec<u8>, _>(bounds)
+                .map(|(k, l)| (k.clone(), *l))
+                .collect()
+        };
+        entries.into_iter().map(move |(key, location)| {
+            let value = self.read_value(&key, location)?;
+            Ok((key, value))
+        })
+    }
+
+    /// Counters; see [`Stats`].
+    pub fn stats(&self) -> Stats {
+        *lock(&self.stats)
+    }
+
+    /// The storage underneath (tests crash it).
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+}
+
+/// Replays one segment into `replay` and returns its length after any
+/// truncation.
+fn replay_segment<S: Storage>(
+    storage: &S,
+    segment: u32,
+    newest: bool,
+    options: Options,
+    replay: &mut Replay,
+) -> Result<u64> {
+    let name = segment_name(segment);
+    let len = storage.len(&name)?;
+    let mut bytes = vec![0; len as usize];
+    storage.read_at(&name, 0, &mut bytes)?;
+    let mut offset = 0usize;
+    // A batch's records wait here until its commit.
+    let mut pending: BTreeMap<usize, (Vec<u8>, Option<Location>)> = BTreeMap::new();
+    let mut pending_seq = None;
+    let mut pending_start = 0usize;
+    let valid_end = loop {
+        if offset == bytes.len() {
+            break offset;
+        }
+        let record = match record::decode(&bytes[offset..], options.limits()) {
+            Ok(record) => record,
+            Err(reason) => {
+                let torn = match reason {
+                    DecodeError::Truncated { .. } => true,
+                    DecodeError::Checksum { .. } => {
+                        // The last record, damaged: a torn write.
+                        let claimed = record::HEADER_LEN
+                            + u32_at(&bytes, offset + 4) as usize
+                            + u32_at(&bytes, offset + 8) as usize;
+                        offset + claimed == bytes.len()
+                    }
+                    _ => false,
+                };
+                if newest && torn {
+                    break offset;
+                }
+                return Err(Error::Corruption {
+                    segment: name,
+                    offset: offset as u64,
+                    reason,
+                });
+            }
+        };
+        let len = record.encoded_len();
+        let location = Location {
+            segment,
+            offset: offset as u64,
+            len: len as u32,
+        };
+        replay.next_seq = replay.next_seq.max(record.seq + 1);
+        if pending_seq.is_some_and(|seq| seq != record.seq) {
+            // A batch without its commit, followed by more records: the
+            // writer never leaves one behind except at a crash, so this is
+            // damage, not a torn tail.
+            return Err(Error::Corruption {
+                segment: name,
+                offset: offset as u64,
+                reason: DecodeError::Malformed {
+                    kind: record.kind as u8,
+                },
+            });
+        }
+        match record.kind {
+            Kind::Put => replay.apply(record.key, Some(location)),
+            Kind::Delete => {
+                replay.stats.dead_bytes += len as u64;
+                replay.apply(record.key, None);
+            }
+            Kind::BatchPut | Kind::BatchDelete => {
+                if pending_seq.is_none() {
+                    pending_start = offset;
+                }
+                pending_seq = Some(record.seq);
+                let location = record.kind.has_value().then_some(location);
+                pending.insert(offset, (record.key.to_vec(), location));
+            }
+            Kind::Commit => {
+                replay.stats.dead_bytes += len as u64;
+                for (start, (key, location)) in std::mem::take(&mut pending) {
+                    if location.is_none() {
+                        let record_len = record_len_at(&bytes, start);
+                        replay.stats.dead_bytes += record_len as u64;
+                    }
+                    replay.apply(&key, location);
+                }
+                pending_seq = None;
+            }
+        }
+        offset += len;
+    };
+    // An uncommitted batch at the end is cut off with the torn tail.
+    let valid_end = if pending_seq.is_some() {
+        if !newest {
+            return Err(Error::Corruption {
+                segment: name,
+                offset: pending_start as u64,
+                reason: DecodeError::Truncated {
+                    needed: 0,
+                    available: valid_end - pending_start,
+                },
+            });
+        }
+        pending_start
+    } else {
+        valid_end
+    };
+    replay.stats.recovered_bytes += valid_end as u64;
+    if valid_end < bytes.len() {
+        replay.stats.truncated_bytes += (bytes.len() - valid_end) as u64;
+        storage.truncate(&name, valid_end as u64)?;
+        storage.sync(&name)?;
+    }
+    Ok(valid_end as u64)
+}
+
+/// Whether `bounds` start after they end (or are one excluded point).
+fn is_empty_range((start, end): (Bound<&Vec<u8>>, Bound<&Vec<u8>>)) -> bool {
+    match (start, end) {
+        (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => s > e,
+        _ => false,
+    }
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn record_len_at(bytes: &[u8], at: usize) -> usize {
+    record::HEADER_LEN + u32_at(bytes, at + 4) as usize + u32_at(bytes, at + 8) as usize
+}

@@ -1,0 +1,179 @@
+//! The store against a `BTreeMap` model, through crashes.
+//!
+//! Random sequences of puts, deletes, batches, reads, scans, syncs, process
+//! crashes (drop and reopen) and power losses (`SimDisk::crash`, dropping or
+//! tearing unsynced bytes), on tiny segments so that rotation happens often.
+//! After a power loss in `Always` mode the store must equal the model of
+//! acknowledged writes; in `Never` mode it must equal the model after some
+//! prefix of the writes, no shorter than the last explicit sync, with every
+//! batch all or nothing. Reads never return a wrong value.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use kv::{Crash, Durability, Options, SimDisk, Store, WriteBatch};
+use proptest::prelude::*;
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Put(u8, Vec<u8>),
+    Delete(u8),
+    Batch(Vec<(u8, Option<Vec<u8>>)>),
+    Get(u8),
+    Scan(u8, u8),
+    Sync,
+    Reopen,
+    PowerLoss { torn: bool, seed: u64 },
+}
+
+fn key(k: u8) -> Vec<u8> {
+    vec![b'k', k % 12]
+}
+
+fn value() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 0..40)
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (any::<u8>(), value()).prop_map(|(k, v)| Op::Put(k, v)),
+        2 => any::<u8>().prop_map(Op::Delete),
+        2 => prop::collection::vec((any::<u8>(), prop::option::of(value())), 1..5).prop_map(Op::Batch),
+        3 => any::<u8>().prop_map(Op::Get),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::Scan(a, b)),
+        1 => Just(Op::Sync),
+        1 => Just(Op::Reopen),
+        2 => (any::<bool>(), any::<u64>()).prop_map(|(torn, seed)| Op::PowerLoss { torn, seed }),
+    ]
+}
+
+fn options(durability: Durability) -> Options {
+    Options {
+        durability,
+        segment_size_bytes: 256,
+        ..Options::default()
+    }
+}
+
+fn contents(store: &Store<SimDisk>) -> Model {
+    store
+        .scan(..)
+        .collect::<Result<Model, _>>()
+        .expect("a scan of an intact store succeeds")
+}
+
+fn run(durability: Durability, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let disk = SimDisk::new();
+    let mut store = Store::open(disk.clone(), options(durability)).unwrap();
+    let mut model = Model::new();
+    // Model states after each acknowledged write since the last point that
+    // is known durable (`Never` mode); `history[0]` is that point.
+    let mut history = vec![model.clone()];
+    for op in ops {
+        match op {
+            Op::Put(k, v) => {
+                store.put(&key(k), &v).unwrap();
+                model.insert(key(k), v);
+            }
+            Op::Delete(k) => {
+                store.delete(&key(k)).unwrap();
+                model.remove(&key(k));
+            }
+            Op::Batch(ops) => {
+                let mut batch = WriteBatch::new();
+                for (k, v) in ops {
+                    match v {
+                        Some(v) => {
+                            batch.put(key(k), v.clone());
+                            model.insert(key(k), v);
+                        }
+                        None => {
+                            batch.delete(key(k));
+                            model.remove(&key(k));
+                        }
+                    }
+                }
+                store.write_batch(batch).unwrap();
+            }
+            Op::Get(k) => {
+                prop_assert_eq!(store.get(&key(k)).unwrap(), model.get(&key(k)).cloned());
+                continue;
+            }
+            Op::Scan(a, b) => {
+                let (a, b) = (key(a), key(b));
+                let (lo, hi) = (a.clone().min(b.clone()), a.max(b));
+                let got: Vec<_> = store
+                    .scan(lo.clone()..hi.clone())
+                    .map(Result::unwrap)
+                    .collect();
+                let want: Vec<_> = model
+                    .range(lo..hi)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                prop_assert_eq!(got, want);
+                continue;
+            }
+            Op::Sync => {
+                store.sync().unwrap();
+                history = vec![model.clone()];
+                continue;
+            }
+            Op::Reopen => {
+                drop(store);
+                store = Store::open(disk.clone(), options(durability)).unwrap();
+                prop_assert_eq!(
+                    contents(&store),
+                    model.clone(),
+                    "a process crash loses nothing"
+                );
+                continue;
+            }
+            Op::PowerLoss { torn, seed } => {
+                drop(store);
+                disk.crash(if torn {
+                    Crash::Torn { seed }
+                } else {
+                    Crash::DropUnsynced
+                });
+                store = Store::open(disk.clone(), options(durability)).unwrap();
+                let recovered = contents(&store);
+                match durability {
+                    Durability::Always => {
+                        prop_assert_eq!(&recovered, &model, "acknowledged writes survive");
+                    }
+                    Durability::Never => {
+                        prop_assert!(
+                            history.contains(&recovered),
+                            "recovered {:?} is no prefix of the writes since the last sync {:?}",
+                            recovered,
+                            history
+                        );
+                        model = recovered;
+                    }
+                }
+                history = vec![model.clone()];
+                continue;
+            }
+        }
+        history.push(model.clone());
+        prop_assert_eq!(contents(&store), model.clone());
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(support::seeded())]
+
+    #[test]
+    fn always_mode_keeps_every_acknowledged_write(ops in prop::collection::vec(op(), 1..60)) {
+        run(Durability::Always, ops)?;
+    }
+
+    #[test]
+    fn never_mode_keeps_a_prefix_of_the_writes(ops in prop::collection::vec(op(), 1..60)) {
+        run(Durability::Never, ops)?;
+    }
+}

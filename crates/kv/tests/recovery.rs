@@ -1,0 +1,178 @@
+//! Recovery and bad input, one scenario each: torn batches, damage in the
+//! middle of the log, damage under a key, and oversized keys and values.
+
+use std::collections::BTreeMap;
+
+use kv::{Crash, Durability, Error, Options, SimDisk, Storage, Store, WriteBatch};
+
+fn options(durability: Durability) -> Options {
+    Options {
+        durability,
+        segment_size_bytes: 1 << 20,
+        key_len_max: 16,
+        value_len_max: 64,
+    }
+}
+
+fn contents(store: &Store<SimDisk>) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    store.scan(..).map(Result::unwrap).collect()
+}
+
+fn map(entries: &[(&str, &str)]) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    entries
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+#[test]
+fn a_torn_batch_is_all_or_nothing_and_the_log_stays_writable() {
+    let mut outcomes = std::collections::BTreeSet::new();
+    for seed in 0..300 {
+        let disk = SimDisk::new();
+        let store = Store::open(disk.clone(), options(Durability::Never)).unwrap();
+        store.put(b"a", b"1").unwrap();
+        let mut batch = WriteBatch::new();
+        batch
+            .put(b"b".to_vec(), b"2".to_vec())
+            .put(b"c".to_vec(), b"3".to_vec());
+        store.write_batch(batch).unwrap();
+        drop(store);
+        disk.crash(Crash::Torn { seed });
+
+        let store = Store::open(disk.clone(), options(Durability::Never)).unwrap();
+        let recovered = contents(&store);
+        let allowed = [
+            map(&[]),
+            map(&[("a", "1")]),
+            map(&[("a", "1"), ("b", "2"), ("c", "3")]),
+        ];
+        assert!(allowed.contains(&recovered), "seed {seed}: {recovered:?}");
+        outcomes.insert(recovered.len());
+
+        // Whatever was cut, new writes must follow it cleanly.
+        store.put(b"d", b"4").unwrap();
+        drop(store);
+        let store = Store::open(disk, options(Durability::Never)).unwrap();
+        assert_eq!(store.get(b"d").unwrap(), Some(b"4".to_vec()), "seed {seed}");
+    }
+    assert_eq!(
+        outcomes.into_iter().collect::<Vec<_>>(),
+        [0, 1, 3],
+        "every outcome occurs"
+    );
+}
+
+#[test]
+fn a_torn_tail_is_cut_and_reported() {
+    let disk = SimDisk::new();
+    let store = Store::open(disk.clone(), options(Durability::Always)).unwrap();
+    store.put(b"a", b"1").unwrap();
+    drop(store);
+    // Half a record at the end of the newest segment.
+    let segment = disk.list().unwrap().pop().unwrap();
+    let len = disk.len(&segment).unwrap();
+    disk.truncate(&segment, len - 3).unwrap();
+    let store = Store::open(disk.clone(), options(Durability::Always)).unwrap();
+    assert_eq!(store.get(b"a").unwrap(), None);
+    assert_eq!(store.stats().truncated_bytes, len - 3);
+    assert_eq!(disk.len(&segment).unwrap(), 0);
+}
+
+#[test]
+fn damage_before_the_tail_is_corruption_not_truncation() {
+    let disk = SimDisk::new();
+    let store = Store::open(disk.clone(), options(Durability::Always)).unwrap();
+    store.put(b"a", b"1").unwrap();
+    store.put(b"b", b"2").unwrap();
+    drop(store);
+    let segment = disk.list().unwrap().pop().unwrap();
+    disk.flip_bit(&segment, 21, 0).unwrap(); // the first record's key
+    match Store::open(disk, options(Durability::Always)) {
+        Err(Error::Corruption {
+            segment: s, offset, ..
+        }) => {
+            assert_eq!((s, offset), (segment, 0));
+        }
+        other => panic!("expected corruption, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn a_damaged_value_is_an_error_never_a_wrong_value() {
+    let disk = SimDisk::new();
+    let store = Store::open(disk.clone(), options(Durability::Always)).unwrap();
+    store.put(b"key", b"value").unwrap();
+    let segment = disk.list().unwrap().pop().unwrap();
+    disk.flip_bit(&segment, 21 + 3, 2).unwrap(); // the value's first byte
+    assert!(matches!(store.get(b"key"), Err(Error::Corruption { .. })));
+    assert!(store.scan(..).next().unwrap().is_err());
+}
+
+#[test]
+fn oversized_keys_and_values_are_typed_errors() {
+    let store = Store::open(SimDisk::new(), options(Durability::Always)).unwrap();
+    assert!(matches!(
+        store.put(&[0; 17], b""),
+        Err(Error::KeyTooLarge { len: 17, max: 16 })
+    ));
+    assert!(matches!(
+        store.put(b"k", &[0; 65]),
+        Err(Error::ValueTooLarge { len: 65, max: 64 })
+    ));
+    let mut batch = WriteBatch::new();
+    batch.put(b"ok".to_vec(), b"v".to_vec()).delete(vec![0; 17]);
+    assert!(matches!(
+        store.write_batch(batch),
+        Err(Error::KeyTooLarge { .. })
+    ));
+    assert_eq!(
+        store.get(b"ok").unwrap(),
+        None,
+        "a rejected batch writes nothing"
+    );
+    // Error messages say which limit to raise.
+    let message = store.put(&[0; 17], b"").unwrap_err().to_string();
+    assert!(message.contains("key_len_max"), "{message}");
+}
+
+#[test]
+fn backwards_and_empty_ranges_scan_nothing() {
+    let store = Store::open(SimDisk::new(), options(Durability::Always)).unwrap();
+    store.put(b"m", b"1").unwrap();
+    assert_eq!(store.scan(b"z".to_vec()..b"a".to_vec()).count(), 0);
+    let m = b"m".to_vec();
+    let excluded = (
+        std::ops::Bound::Excluded(m.clone()),
+        std::ops::Bound::Excluded(m),
+    );
+    assert_eq!(store.scan(excluded).count(), 0);
+}
+
+#[test]
+fn group_commit_shares_syncs_between_threads() {
+    let disk = SimDisk::new();
+    let store = Store::open(disk.clone(), options(Durability::Always)).unwrap();
+    let before = disk.syncs();
+    std::thread::scope(|scope| {
+        for t in 0..8u8 {
+            let store = &store;
+            scope.spawn(move || {
+                for i in 0..200u8 {
+                    store.put(&[t, i], &[i]).unwrap();
+                }
+            });
+        }
+    });
+    let syncs = disk.syncs() - before;
+    assert_eq!(contents(&store).len(), 8 * 200, "no lost writes");
+    assert!(syncs <= 1600, "at most one sync per write: {syncs}");
+    drop(store);
+    disk.crash(Crash::DropUnsynced);
+    let store = Store::open(disk, options(Durability::Always)).unwrap();
+    assert_eq!(
+        contents(&store).len(),
+        1600,
+        "every acknowledged write is durable"
+    );
+}
