@@ -27,6 +27,18 @@ pub enum Error {
         /// What the decoder found.
         reason: DecodeError,
     },
+    /// A segment other than the newest ends without its seal record: it was
+    /// cut short (at a record boundary, or records would fail to decode).
+    #[error(
+        "segment {segment} ends at byte {len} without its seal: it was truncated \
+         (restore the directory from a replica or backup)"
+    )]
+    MissingSeal {
+        /// The segment file.
+        segment: String,
+        /// Its length.
+        len: u64,
+    },
     /// A record read back for a key holds a different key: the index and
     /// the log disagree, which only corruption can cause.
     #[error("segment {segment} at offset {offset} holds another key than the index says")]
@@ -51,6 +63,12 @@ pub enum Error {
         len: usize,
         /// The configured limit.
         max: u32,
+    },
+    /// Another store has the directory open.
+    #[error("{} is in use by another store: close it first", dir.display())]
+    Locked {
+        /// The directory.
+        dir: std::path::PathBuf,
     },
     /// An earlier sync failed; reopen the store to recover what is durable.
     #[error("an earlier sync failed, so the store accepts no more writes: reopen it")]

@@ -18,8 +18,9 @@
 //!   everything but the checksum itself, and a decoder that tells a torn tail
 //!   from corruption and never trusts a length field beyond its limits.
 //!
-//! Compaction with hint files, the lock file, the `kv` command-line tool and
-//! its RESP server come next.
+//! [`Store::open_dir`] locks its directory against a second store.
+//! Compaction with hint files, the `kv` command-line tool and its RESP
+//! server come next.
 //!
 //! # Example: an acknowledged write survives a power loss
 //!
@@ -78,5 +79,5 @@ mod store;
 
 pub use error::{Error, Result};
 pub use sim::{Crash, SimDisk};
-pub use storage::{FsStorage, Storage};
+pub use storage::{FsStorage, LOCK_FILE, Storage};
 pub use store::{Durability, Options, Stats, Store, WriteBatch};

@@ -6,7 +6,8 @@
 //!      4     4  key_len    u32, little-endian
 //!      8     4  value_len  u32, little-endian
 //!     12     8  seq        u64, little-endian: the write's sequence number
-//!     20     1  kind       1 = put, 2 = delete, 3 = batch commit;
+//!     20     1  kind       1 = put, 2 = delete, 3 = batch commit,
+//!                          4 = seal (last record of a full segment);
 //!                          0x81 / 0x82 = put / delete inside a batch
 //!     21     …  key        key_len bytes
 //!      …     …  value      value_len bytes (empty for delete and commit)
@@ -22,7 +23,8 @@
 //!    value is always caught. A flip in a length field moves the end of the
 //!    checksummed range instead; then the record reads as truncated, too
 //!    long, or fails the checksum except with probability 2⁻³².
-//! 3. **Kinds.** Only puts carry a value; a commit carries no key either.
+//! 3. **Kinds.** Only puts carry a value, and a seal, whose value is its
+//!    own offset (8 bytes, little-endian); commits and seals carry no key.
 //!    Puts and deletes inside a batch have bit 7 of the kind set, so that
 //!    recovery can tell a lone write (which takes effect by itself) from a
 //!    batch member (which waits for its commit).
@@ -47,6 +49,9 @@ pub enum Kind {
     /// Ends a batch: the batch records before it with the same `seq` take
     /// effect together, or not at all.
     Commit = 3,
+    /// Closes a full segment: its value is its own offset, so recovery can
+    /// tell a complete segment from one cut at a record boundary.
+    Seal = 4,
     /// Sets a key to a value, as part of a batch.
     BatchPut = 0x81,
     /// Removes a key, as part of a batch.
@@ -59,14 +64,15 @@ impl Kind {
             1 => Some(Kind::Put),
             2 => Some(Kind::Delete),
             3 => Some(Kind::Commit),
+            4 => Some(Kind::Seal),
             0x81 => Some(Kind::BatchPut),
             0x82 => Some(Kind::BatchDelete),
             _ => None,
         }
     }
 
-    /// Whether records of this kind carry a value.
-    pub fn has_value(self) -> bool {
+    /// Whether this kind sets a key to a value (a put, in a batch or not).
+    pub fn is_put(self) -> bool {
         matches!(self, Kind::Put | Kind::BatchPut)
     }
 
@@ -106,12 +112,16 @@ impl Record<'_> {
         let key_len = u32::try_from(self.key.len()).expect("key longer than u32::MAX bytes");
         let value_len = u32::try_from(self.value.len()).expect("value longer than u32::MAX bytes");
         assert!(
-            self.kind.has_value() || self.value.is_empty(),
-            "only a put carries a value"
+            self.kind.is_put() || self.kind == Kind::Seal || self.value.is_empty(),
+            "only a put or a seal carries a value"
         );
         assert!(
-            self.kind != Kind::Commit || self.key.is_empty(),
-            "a commit carries no key"
+            !matches!(self.kind, Kind::Commit | Kind::Seal) || self.key.is_empty(),
+            "a commit or seal carries no key"
+        );
+        assert!(
+            self.kind != Kind::Seal || self.value.len() == 8,
+            "a seal's value is its 8-byte offset"
         );
         let start = out.len();
         out.extend_from_slice(&[0; 4]);
@@ -241,6 +251,7 @@ pub fn decode(bytes: &[u8], limits: Limits) -> Result<Record<'_>, DecodeError> {
         Kind::Put | Kind::BatchPut => true,
         Kind::Delete | Kind::BatchDelete => value_len == 0,
         Kind::Commit => key_len == 0 && value_len == 0,
+        Kind::Seal => key_len == 0 && value_len == 8,
     };
     if !fits {
         return Err(DecodeError::Malformed { kind: kind_byte });

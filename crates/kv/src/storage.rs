@@ -81,11 +81,20 @@ pub(crate) fn check_name(name: &str) -> io::Result<()> {
     }
 }
 
+/// The file whose lock marks a directory as in use.
+pub const LOCK_FILE: &str = "LOCK";
+
 /// [`Storage`] on a real directory. Files are kept open after first use, so
 /// an append is one `write` call and a read is one positioned read.
+///
+/// Opening takes an exclusive lock on the directory's [`LOCK_FILE`], held
+/// until the last clone is dropped, so two processes (or two `FsStorage`s in
+/// one process) cannot write the same directory. [`Storage::list`] does not
+/// show the lock file.
 #[derive(Debug, Clone)]
 pub struct FsStorage {
     dir: PathBuf,
+    _lock: Arc<File>,
     open: Arc<Mutex<HashMap<String, Arc<File>>>>,
     /// Held from reading a file's length to the end of the write, so the
     /// offset `append` returns is where its bytes landed.
@@ -94,11 +103,36 @@ pub struct FsStorage {
 
 impl FsStorage {
     /// Storage in the directory `dir`, created (with its parents) if missing.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::WouldBlock`] if another `FsStorage` holds the
+    /// directory's lock; other I/O errors as they occur.
     pub fn open(dir: impl AsRef<Path>) -> io::Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir)?;
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(LOCK_FILE))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "{} is in use by another store (its LOCK is held)",
+                        dir.display()
+                    ),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(error)) => return Err(error),
+        }
         Ok(Self {
             dir,
+            _lock: Arc::new(lock),
             open: Arc::default(),
             appending: Arc::default(),
         })
@@ -184,8 +218,9 @@ impl Storage for FsStorage {
         let mut names = Vec::new();
         for entry in fs::read_dir(&self.dir)? {
             let entry = entry?;
-            if entry.file_type()?.is_file() {
-                names.push(entry.file_name().to_string_lossy().into_owned());
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type()?.is_file() && name != LOCK_FILE {
+                names.push(name);
             }
         }
         names.sort();

@@ -4,7 +4,9 @@
 //!
 //! 1. **Log order.** Segments are numbered; records are appended only to the
 //!    highest-numbered (active) segment, in increasing `seq` order, and a
-//!    batch (its records and its commit) lies within one segment.
+//!    batch (its records and its commit) lies within one segment. Every
+//!    segment but the newest ends with a seal record holding its own offset,
+//!    so a segment cut at a record boundary is detected.
 //! 2. **Index.** For every live key, the index holds the location of the
 //!    newest record that set it; a deleted key is absent. Index updates
 //!    happen under the writer lock, in log order.
@@ -16,7 +18,7 @@
 //!    index of invariant 2 for the writes whose records (and, for a batch,
 //!    commit) survived intact.
 //!
-//! Not here yet: compaction, hint files and the lock file.
+//! Not here yet: compaction and hint files.
 
 use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
@@ -27,7 +29,7 @@ use avl::AvlMap;
 
 use crate::error::{Error, Result};
 use crate::record::{self, DecodeError, Kind, Limits, Record};
-use crate::storage::Storage;
+use crate::storage::{FsStorage, Storage};
 
 /// When a write is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,20 +214,29 @@ impl<S: Storage> Store<S> {
             next_seq: 1,
         };
         let mut active_len = 0;
+        let mut sealed = false;
         for (i, &segment) in segments.iter().enumerate() {
             let newest = i + 1 == segments.len();
-            active_len = replay_segment(&storage, segment, newest, options, &mut replay)?;
+            (active_len, sealed) = replay_segment(&storage, segment, newest, options, &mut replay)?;
         }
-        let active = segments.last().copied().unwrap_or(1);
-        if segments.is_empty() {
+        let mut active = segments.last().copied().unwrap_or(1);
+        let mut segment_count = segments.len();
+        if segments.is_empty() || sealed {
+            // A crash after sealing the newest segment lost the next one's
+            // name: start it again.
+            if sealed {
+                active += 1;
+                active_len = 0;
+            }
             storage.append(&segment_name(active), &[])?;
             storage.sync_dir()?;
+            segment_count += 1;
         }
         // What recovery read may have been written, never synced, by a
         // process in `Never` mode; make it durable before serving it, so a
         // later `sync` has a true starting point (invariant 3).
         storage.sync(&segment_name(active))?;
-        replay.stats.segments = segments.len().max(1) as u64;
+        replay.stats.segments = segment_count as u64;
         replay.stats.keys = replay.index.len() as u64;
         Ok(Store {
             storage,
@@ -268,7 +279,7 @@ impl<S: Storage> Store<S> {
                 offset: location.offset,
                 reason,
             })?;
-        if record.key != key || !record.kind.has_value() {
+        if record.key != key || !record.kind.is_put() {
             return Err(Error::Mismatch {
                 segment: name,
                 offset: location.offset,
@@ -411,6 +422,18 @@ impl<S: Storage> Store<S> {
     /// the active segment always covers the whole log).
     fn rotate(&self, writer: &mut Writer) -> Result<()> {
         let old = segment_name(writer.segment);
+        let seal_offset = writer.segment_len;
+        let seal = Record {
+            seq: writer.next_seq,
+            kind: Kind::Seal,
+            key: &[],
+            value: &seal_offset.to_le_bytes(),
+        }
+        .encode();
+        let at = self.storage.append(&old, &seal)?;
+        debug_assert_eq!(at, seal_offset, "the writer tracks the segment's length");
+        writer.next_seq += 1;
+        lock(&self.stats).dead_bytes += seal.len() as u64;
         self.storage.sync(&old).inspect_err(|_| self.fail())?;
         let next = writer.segment + 1;
         self.storage.append(&segment_name(next), &[])?;
@@ -509,15 +532,37 @@ impl<S: Storage> Store<S> {
     }
 }
 
+impl Store<FsStorage> {
+    /// Opens (or creates) the store in the directory `dir`, locking it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] if another store has `dir` open, and whatever
+    /// [`Store::open`] returns.
+    pub fn open_dir(dir: impl AsRef<std::path::Path>, options: Options) -> Result<Self> {
+        let dir = dir.as_ref();
+        let storage = FsStorage::open(dir).map_err(|error| {
+            if error.kind() == std::io::ErrorKind::WouldBlock {
+                Error::Locked {
+                    dir: dir.to_path_buf(),
+                }
+            } else {
+                Error::Io(error)
+            }
+        })?;
+        Store::open(storage, options)
+    }
+}
+
 /// Replays one segment into `replay` and returns its length after any
-/// truncation.
+/// truncation, and whether it ends with a seal.
 fn replay_segment<S: Storage>(
     storage: &S,
     segment: u32,
     newest: bool,
     options: Options,
     replay: &mut Replay,
-) -> Result<u64> {
+) -> Result<(u64, bool)> {
     let name = segment_name(segment);
     let len = storage.len(&name)?;
     let mut bytes = vec![0; len as usize];
@@ -527,9 +572,20 @@ fn replay_segment<S: Storage>(
     let mut pending: BTreeMap<usize, (Vec<u8>, Option<Location>)> = BTreeMap::new();
     let mut pending_seq = None;
     let mut pending_start = 0usize;
+    let mut sealed = false;
     let valid_end = loop {
         if offset == bytes.len() {
             break offset;
+        }
+        if sealed {
+            // The writer never appends after a seal.
+            return Err(Error::Corruption {
+                segment: name,
+                offset: offset as u64,
+                reason: DecodeError::Malformed {
+                    kind: Kind::Seal as u8,
+                },
+            });
         }
         let record = match record::decode(&bytes[offset..], options.limits()) {
             Ok(record) => record,
@@ -585,8 +641,21 @@ fn replay_segment<S: Storage>(
                     pending_start = offset;
                 }
                 pending_seq = Some(record.seq);
-                let location = record.kind.has_value().then_some(location);
+                let location = record.kind.is_put().then_some(location);
                 pending.insert(offset, (record.key.to_vec(), location));
+            }
+            Kind::Seal => {
+                if record.value != (offset as u64).to_le_bytes() {
+                    return Err(Error::Corruption {
+                        segment: name,
+                        offset: offset as u64,
+                        reason: DecodeError::Malformed {
+                            kind: Kind::Seal as u8,
+                        },
+                    });
+                }
+                replay.stats.dead_bytes += len as u64;
+                sealed = true;
             }
             Kind::Commit => {
                 replay.stats.dead_bytes += len as u64;
@@ -618,13 +687,19 @@ fn replay_segment<S: Storage>(
     } else {
         valid_end
     };
+    if !newest && !sealed {
+        return Err(Error::MissingSeal {
+            segment: name,
+            len: valid_end as u64,
+        });
+    }
     replay.stats.recovered_bytes += valid_end as u64;
     if valid_end < bytes.len() {
         replay.stats.truncated_bytes += (bytes.len() - valid_end) as u64;
         storage.truncate(&name, valid_end as u64)?;
         storage.sync(&name)?;
     }
-    Ok(valid_end as u64)
+    Ok((valid_end as u64, sealed))
 }
 
 /// Whether `bounds` start after they end (or are one excluded point).

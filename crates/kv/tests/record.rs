@@ -47,6 +47,7 @@ fn kind() -> impl Strategy<Value = Kind> {
         Just(Kind::Put),
         Just(Kind::Delete),
         Just(Kind::Commit),
+        Just(Kind::Seal),
         Just(Kind::BatchPut),
         Just(Kind::BatchDelete),
     ]
@@ -64,6 +65,7 @@ fn owned_record() -> impl Strategy<Value = (u64, Kind, Vec<u8>, Vec<u8>)> {
             Kind::Put | Kind::BatchPut => (seq, kind, key, value),
             Kind::Delete | Kind::BatchDelete => (seq, kind, key, Vec::new()),
             Kind::Commit => (seq, kind, Vec::new(), Vec::new()),
+            Kind::Seal => (seq, kind, Vec::new(), seq.to_le_bytes().to_vec()),
         })
 }
 
@@ -143,7 +145,7 @@ fn a_valid_checksum_over_an_invalid_kind_is_malformed() {
 }
 
 #[test]
-#[should_panic(expected = "only a put carries a value")]
+#[should_panic(expected = "only a put or a seal carries a value")]
 fn encoding_a_delete_with_a_value_is_a_bug() {
     Record {
         seq: 1,

@@ -216,3 +216,17 @@ fn group_commit_shares_syncs_between_threads() {
         "every acknowledged write is durable"
     );
 }
+
+#[test]
+fn a_directory_is_opened_by_one_store_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_dir(dir.path(), options(Durability::Always)).unwrap();
+    store.put(b"k", b"v").unwrap();
+    match Store::open_dir(dir.path(), options(Durability::Always)) {
+        Err(Error::Locked { dir: locked }) => assert_eq!(locked, dir.path()),
+        other => panic!("expected Locked, got {:?}", other.map(|_| ())),
+    }
+    drop(store);
+    let store = Store::open_dir(dir.path(), options(Durability::Always)).unwrap();
+    assert_eq!(store.get(b"k").unwrap(), Some(b"v".to_vec()));
+}
