@@ -18,9 +18,9 @@
 //!   everything but the checksum itself, and a decoder that tells a torn tail
 //!   from corruption and never trusts a length field beyond its limits.
 //!
-//! [`Store::open_dir`] locks its directory against a second store.
-//! Compaction with hint files, the `kv` command-line tool and its RESP
-//! server come next.
+//! [`Store::compact`] rewrites the sealed segments crash-safely, and
+//! [`Store::open_dir`] locks its directory against a second store. Hint
+//! files, the `kv` command-line tool and its RESP server come next.
 //!
 //! # Example: an acknowledged write survives a power loss
 //!

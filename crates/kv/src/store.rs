@@ -18,7 +18,12 @@
 //!    index of invariant 2 for the writes whose records (and, for a batch,
 //!    commit) survived intact.
 //!
-//! Not here yet: compaction and hint files.
+//! 5. **Compaction.** A compacted segment takes the number of the oldest
+//!    segment it replaces and holds, for each key whose newest record was in
+//!    those segments, that record; every other segment it replaces is
+//!    removed, oldest first.
+//!
+//! Not here yet: hint files.
 
 use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
@@ -159,11 +164,16 @@ pub struct Store<S: Storage> {
     synced: Condvar,
     failed: AtomicBool,
     stats: Mutex<Stats>,
+    /// Held for the whole of a compaction: one at a time.
+    compacting: Mutex<()>,
 }
 
 fn segment_name(segment: u32) -> String {
     format!("{segment:010}.seg")
 }
+
+/// Suffix of a compacted segment before it replaces the oldest one.
+const COMPACTING_SUFFIX: &str = ".compacting";
 
 fn parse_segment(name: &str) -> Option<u32> {
     name.strip_suffix(".seg")?.parse().ok()
@@ -202,6 +212,13 @@ impl<S: Storage> Store<S> {
     /// counted in [`Stats::truncated_bytes`]; damage anywhere else is an
     /// [`Error::Corruption`].
     pub fn open(storage: S, options: Options) -> Result<Self> {
+        // A compaction that crashed before its rename left only a temporary
+        // file; the segments it was made from are all still there.
+        for name in storage.list()? {
+            if name.ends_with(COMPACTING_SUFFIX) {
+                storage.remove(&name)?;
+            }
+        }
         let mut segments: Vec<u32> = storage
             .list()?
             .iter()
@@ -254,19 +271,37 @@ impl<S: Storage> Store<S> {
             synced: Condvar::new(),
             failed: AtomicBool::new(false),
             stats: Mutex::new(replay.stats),
+            compacting: Mutex::new(()),
         })
     }
 
     /// The value of `key`, read from its record on disk.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let location = {
-            let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
-            match index.get(key) {
-                Some(location) => *location,
-                None => return Ok(None),
+        match self.location(key) {
+            Some(location) => self.read_current(key, location),
+            None => Ok(None),
+        }
+    }
+
+    fn location(&self, key: &[u8]) -> Option<Location> {
+        let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
+        index.get(key).copied()
+    }
+
+    /// Reads `key`'s value from `location`; if that fails because compaction
+    /// moved the record meanwhile (the index now says elsewhere), follows
+    /// the index. `None` if the key was deleted meanwhile.
+    fn read_current(&self, key: &[u8], mut location: Location) -> Result<Option<Vec<u8>>> {
+        loop {
+            match self.read_value(key, location) {
+                Ok(value) => return Ok(Some(value)),
+                Err(error) => match self.location(key) {
+                    None => return Ok(None),
+                    Some(now) if now != location => location = now,
+                    Some(_) => return Err(error),
+                },
             }
-        };
-        self.read_value(key, location).map(Some)
+        }
     }
 
     fn read_value(&self, key: &[u8], location: Location) -> Result<Vec<u8>> {
@@ -515,10 +550,134 @@ impl<S: Storage> Store<S> {
                 .map(|(k, l)| (k.clone(), *l))
                 .collect()
         };
-        entries.into_iter().map(move |(key, location)| {
-            let value = self.read_value(&key, location)?;
-            Ok((key, value))
+        entries.into_iter().filter_map(move |(key, location)| {
+            match self.read_current(&key, location) {
+                Ok(Some(value)) => Some(Ok((key, value))),
+                Ok(None) => None,
+                Err(error) => Some(Err(error)),
+            }
         })
+    }
+
+    /// Rewrites the sealed segments (all but the active one) into one,
+    /// keeping only the records the index points to, and removes the rest.
+    /// Readers and writers continue meanwhile, except for a short pause
+    /// while the new segment replaces the oldest one.
+    ///
+    /// Crash-safe at every step (invariant 5): the new segment is written
+    /// under a temporary name and synced, then renamed over the *oldest*
+    /// sealed segment, and only then are the others removed, oldest first,
+    /// each removal made durable before the next. Replaying any state in
+    /// between gives the same index, because every surviving old segment is
+    /// newer than the compacted one and is replayed after it.
+    pub fn compact(&self) -> Result<()> {
+        let _compacting = lock(&self.compacting);
+        if self.failed.load(Ordering::Acquire) {
+            return Err(Error::Failed);
+        }
+        let active = lock(&self.writer).segment;
+        let mut sealed: Vec<u32> = self
+            .storage
+            .list()?
+            .iter()
+            .filter_map(|name| parse_segment(name))
+            .filter(|&segment| segment < active)
+            .collect();
+        sealed.sort_unstable();
+        let Some(&oldest) = sealed.first() else {
+            return Ok(());
+        };
+        // The live records, and the end of the log at that moment. Records
+        // that superseded the ones dropped here may not be durable yet; the
+        // sync below makes them so before anything is dropped, or a crash
+        // could lose both the old value and the new one.
+        let (live, end) = {
+            let writer = lock(&self.writer);
+            let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
+            let live: Vec<(Vec<u8>, Location)> = index
+                .iter()
+                .filter(|(_, location)| sealed.contains(&location.segment))
+                .map(|(key, location)| (key.clone(), *location))
+                .collect();
+            (live, (writer.segment, writer.segment_len))
+        };
+        self.sync_up_to(end)?;
+        let mut old_bytes = 0;
+        for &segment in &sealed {
+            old_bytes += self.storage.len(&segment_name(segment))?;
+        }
+
+        // Write the survivors under a temporary name, sealed and synced.
+        let temp = format!("{oldest:010}{COMPACTING_SUFFIX}");
+        if self.storage.list()?.contains(&temp) {
+            self.storage.remove(&temp)?;
+        }
+        let mut moved = Vec::with_capacity(live.len());
+        let mut offset = 0u64;
+        self.storage.append(&temp, &[])?;
+        for (key, location) in live {
+            let name = segment_name(location.segment);
+            let mut bytes = vec![0; location.len as usize];
+            self.storage.read_at(&name, location.offset, &mut bytes)?;
+            let record = record::decode(&bytes, self.options.limits()).map_err(|reason| {
+                Error::Corruption {
+                    segment: name,
+                    offset: location.offset,
+                    reason,
+                }
+            })?;
+            // A batch member becomes a lone put: its batch committed long ago.
+            let rewritten = Record {
+                kind: Kind::Put,
+                ..record
+            }
+            .encode();
+            self.storage.append(&temp, &rewritten)?;
+            let new = Location {
+                segment: oldest,
+                offset,
+                len: location.len,
+            };
+            offset += rewritten.len() as u64;
+            moved.push((key, location, new));
+        }
+        let seal = Record {
+            seq: 0,
+            kind: Kind::Seal,
+            key: &[],
+            value: &offset.to_le_bytes(),
+        }
+        .encode();
+        self.storage.append(&temp, &seal)?;
+        let new_bytes = offset + seal.len() as u64;
+        self.storage.sync(&temp)?;
+
+        // Swap it in, and point the index at it, while no reader can
+        // follow an old location into the new file.
+        {
+            let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
+            self.storage.rename(&temp, &segment_name(oldest))?;
+            self.storage.sync_dir()?;
+            for (key, old, new) in moved {
+                if index.get(&key) == Some(&old) {
+                    index.insert(key, new);
+                }
+            }
+        }
+
+        // Remove the rest, oldest first (see above), each durably.
+        for &segment in &sealed[1..] {
+            self.storage.remove(&segment_name(segment))?;
+            self.storage.sync_dir()?;
+        }
+        let mut stats = lock(&self.stats);
+        debug_assert!(
+            stats.dead_bytes >= old_bytes - new_bytes,
+            "only dead bytes go"
+        );
+        stats.dead_bytes = stats.dead_bytes.saturating_sub(old_bytes - new_bytes);
+        stats.segments -= (sealed.len() - 1) as u64;
+        Ok(())
     }
 
     /// Counters; see [`Stats`].

@@ -12,7 +12,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use kv::{Crash, Durability, Options, SimDisk, Store, WriteBatch};
+use kv::{Crash, Durability, Options, SimDisk, Storage, Store, WriteBatch};
 use proptest::prelude::*;
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -25,6 +25,7 @@ enum Op {
     Get(u8),
     Scan(u8, u8),
     Sync,
+    Compact,
     Reopen,
     PowerLoss { torn: bool, seed: u64 },
 }
@@ -45,6 +46,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => any::<u8>().prop_map(Op::Get),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::Scan(a, b)),
         1 => Just(Op::Sync),
+        1 => Just(Op::Compact),
         1 => Just(Op::Reopen),
         2 => (any::<bool>(), any::<u64>()).prop_map(|(torn, seed)| Op::PowerLoss { torn, seed }),
     ]
@@ -63,6 +65,22 @@ fn contents(store: &Store<SimDisk>) -> Model {
         .scan(..)
         .collect::<Result<Model, _>>()
         .expect("a scan of an intact store succeeds")
+}
+
+/// Live and dead bytes account for every byte of every segment.
+fn check_stats(store: &Store<SimDisk>, disk: &SimDisk) -> Result<(), TestCaseError> {
+    let stats = store.stats();
+    let segments: Vec<String> = disk
+        .list()
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.ends_with(".seg"))
+        .collect();
+    let bytes: u64 = segments.iter().map(|name| disk.len(name).unwrap()).sum();
+    prop_assert_eq!(stats.live_bytes + stats.dead_bytes, bytes, "{:?}", stats);
+    prop_assert_eq!(stats.segments, segments.len() as u64);
+    prop_assert_eq!(stats.keys, contents(store).len() as u64);
+    Ok(())
 }
 
 fn run(durability: Durability, ops: Vec<Op>) -> Result<(), TestCaseError> {
@@ -121,6 +139,16 @@ fn run(durability: Durability, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 history = vec![model.clone()];
                 continue;
             }
+            Op::Compact => {
+                store.compact().unwrap();
+                prop_assert_eq!(
+                    contents(&store),
+                    model.clone(),
+                    "compaction changes nothing"
+                );
+                check_stats(&store, &disk)?;
+                continue;
+            }
             Op::Reopen => {
                 drop(store);
                 store = Store::open(disk.clone(), options(durability)).unwrap();
@@ -160,6 +188,7 @@ fn run(durability: Durability, ops: Vec<Op>) -> Result<(), TestCaseError> {
         }
         history.push(model.clone());
         prop_assert_eq!(contents(&store), model.clone());
+        check_stats(&store, &disk)?;
     }
     Ok(())
 }

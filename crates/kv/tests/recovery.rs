@@ -230,3 +230,108 @@ fn a_directory_is_opened_by_one_store_at_a_time() {
     let store = Store::open_dir(dir.path(), options(Durability::Always)).unwrap();
     assert_eq!(store.get(b"k").unwrap(), Some(b"v".to_vec()));
 }
+
+/// A disk that dies after a given number of further writes: every append,
+/// truncate, sync, rename, remove and directory sync counts, and once the
+/// budget is spent each of them fails, as if the process had been killed.
+struct DiesAfter {
+    disk: SimDisk,
+    budget: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl DiesAfter {
+    fn spend(&self) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.budget.fetch_sub(1, Ordering::SeqCst) > 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::other("simulated crash"))
+        }
+    }
+}
+
+impl Storage for DiesAfter {
+    fn append(&self, name: &str, data: &[u8]) -> std::io::Result<u64> {
+        self.spend()?;
+        self.disk.append(name, data)
+    }
+    fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.disk.read_at(name, offset, buf)
+    }
+    fn len(&self, name: &str) -> std::io::Result<u64> {
+        self.disk.len(name)
+    }
+    fn truncate(&self, name: &str, len: u64) -> std::io::Result<()> {
+        self.spend()?;
+        self.disk.truncate(name, len)
+    }
+    fn sync(&self, name: &str) -> std::io::Result<()> {
+        self.spend()?;
+        self.disk.sync(name)
+    }
+    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
+        self.spend()?;
+        self.disk.rename(from, to)
+    }
+    fn remove(&self, name: &str) -> std::io::Result<()> {
+        self.spend()?;
+        self.disk.remove(name)
+    }
+    fn list(&self) -> std::io::Result<Vec<String>> {
+        self.disk.list()
+    }
+    fn sync_dir(&self) -> std::io::Result<()> {
+        self.spend()?;
+        self.disk.sync_dir()
+    }
+}
+
+#[test]
+fn a_crash_at_any_step_of_compaction_loses_nothing() {
+    let small = Options {
+        segment_size_bytes: 96,
+        ..options(Durability::Always)
+    };
+    let disk = SimDisk::new();
+    let store = Store::open(disk.clone(), small).unwrap();
+    let mut model = BTreeMap::new();
+    for i in 0..40u8 {
+        let (key, value) = ([b'k', i % 7], [i; 5]);
+        if i % 5 == 4 {
+            store.delete(&key).unwrap();
+            model.remove(key.as_slice());
+        } else {
+            store.put(&key, &value).unwrap();
+            model.insert(key.to_vec(), value.to_vec());
+        }
+    }
+    assert!(store.stats().segments >= 4, "{:?}", store.stats());
+    drop(store);
+
+    let mut completed = false;
+    for budget in 0..200 {
+        for crash in [Crash::DropUnsynced, Crash::Torn { seed: budget }] {
+            let fork = disk.fork();
+            let counter = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(i64::MAX));
+            let dying = DiesAfter {
+                disk: fork.clone(),
+                budget: counter.clone(),
+            };
+            let store = Store::open(dying, small).unwrap();
+            counter.store(budget as i64, std::sync::atomic::Ordering::SeqCst);
+            completed |= store.compact().is_ok();
+            drop(store);
+            fork.crash(crash);
+            let store = Store::open(fork, small).unwrap();
+            assert_eq!(
+                contents(&store),
+                model,
+                "crash after {budget} writes, {crash:?}"
+            );
+        }
+        if completed {
+            break;
+        }
+    }
+    assert!(completed, "some budget lets compaction finish");
+}
