@@ -20,7 +20,8 @@
 //!
 //! [`Store::compact`] rewrites the sealed segments crash-safely, and
 //! [`Store::open_dir`] locks its directory against a second store. Hint
-//! files, the `kv` command-line tool and its RESP server come next.
+//! files and the RESP server (`kv serve`) come next; the `kv` binary is the
+//! command line for the rest.
 //!
 //! # Example: an acknowledged write survives a power loss
 //!
