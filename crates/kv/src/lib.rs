@@ -18,10 +18,11 @@
 //!   everything but the checksum itself, and a decoder that tells a torn tail
 //!   from corruption and never trusts a length field beyond its limits.
 //!
-//! [`Store::compact`] rewrites the sealed segments crash-safely, and
-//! [`Store::open_dir`] locks its directory against a second store. Hint
-//! files and the RESP server (`kv serve`) come next; the `kv` binary is the
-//! command line for the rest.
+//! [`Store::compact`] rewrites the sealed segments crash-safely and leaves a
+//! hint file that lets the next open skip reading them, and
+//! [`Store::open_dir`] locks its directory against a second store. The RESP
+//! server (`kv serve`) comes next; the `kv` binary is the command line for
+//! the rest.
 //!
 //! # Example: an acknowledged write survives a power loss
 //!
@@ -73,6 +74,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod hint;
 pub mod record;
 mod sim;
 mod storage;

@@ -23,7 +23,10 @@
 //!    those segments, that record; every other segment it replaces is
 //!    removed, oldest first.
 //!
-//! Not here yet: hint files.
+//! 6. **Hints.** A hint file describes exactly the current version of its
+//!    segment: compaction removes the old hint before replacing the segment
+//!    and renames the new hint in last; open uses a hint only if its
+//!    checksum holds and the segment's seal is where it says.
 
 use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
@@ -33,6 +36,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use avl::AvlMap;
 
 use crate::error::{Error, Result};
+use crate::hint::{self, Hint};
 use crate::record::{self, DecodeError, Kind, Limits, Record};
 use crate::storage::{FsStorage, Storage};
 
@@ -139,6 +143,8 @@ pub struct Stats {
     pub recovered_bytes: u64,
     /// Bytes of torn tail (or uncommitted batch) cut off by the last open.
     pub truncated_bytes: u64,
+    /// Segments the last open indexed from their hint files, unread.
+    pub segments_from_hints: u64,
 }
 
 struct Writer {
@@ -232,9 +238,18 @@ impl<S: Storage> Store<S> {
         };
         let mut active_len = 0;
         let mut sealed = false;
+        let names = storage.list()?;
         for (i, &segment) in segments.iter().enumerate() {
             let newest = i + 1 == segments.len();
-            (active_len, sealed) = replay_segment(&storage, segment, newest, options, &mut replay)?;
+            let hinted = !newest
+                && names.contains(&hint::hint_name(segment))
+                && load_hint(&storage, segment, options, &mut replay)?;
+            if hinted {
+                replay.stats.segments_from_hints += 1;
+            } else {
+                (active_len, sealed) =
+                    replay_segment(&storage, segment, newest, options, &mut replay)?;
+            }
         }
         let mut active = segments.last().copied().unwrap_or(1);
         let mut segment_count = segments.len();
@@ -613,6 +628,8 @@ impl<S: Storage> Store<S> {
             self.storage.remove(&temp)?;
         }
         let mut moved = Vec::with_capacity(live.len());
+        let mut entries = Vec::with_capacity(live.len());
+        let mut max_seq = 0;
         let mut offset = 0u64;
         self.storage.append(&temp, &[])?;
         for (key, location) in live {
@@ -633,6 +650,12 @@ impl<S: Storage> Store<S> {
             }
             .encode();
             self.storage.append(&temp, &rewritten)?;
+            max_seq = max_seq.max(record.seq);
+            entries.push(hint::Entry {
+                key: key.clone(),
+                offset,
+                len: location.len,
+            });
             let new = Location {
                 segment: oldest,
                 offset,
@@ -651,12 +674,33 @@ impl<S: Storage> Store<S> {
         self.storage.append(&temp, &seal)?;
         let new_bytes = offset + seal.len() as u64;
         self.storage.sync(&temp)?;
+        let hint_temp = format!("{}{COMPACTING_SUFFIX}", hint::hint_name(oldest));
+        if self.storage.list()?.contains(&hint_temp) {
+            self.storage.remove(&hint_temp)?;
+        }
+        let hint = Hint {
+            seal_offset: offset,
+            max_seq,
+            entries,
+        };
+        self.storage.append(&hint_temp, &hint.encode())?;
+        self.storage.sync(&hint_temp)?;
 
         // Swap it in, and point the index at it, while no reader can
-        // follow an old location into the new file.
+        // follow an old location into the new file. A segment's old hint
+        // goes first, its new one last, so a hint never describes another
+        // version of its segment (a crash in between leaves no hint, and
+        // open reads the segment instead).
         {
             let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
+            let hint_file = hint::hint_name(oldest);
+            if self.storage.list()?.contains(&hint_file) {
+                self.storage.remove(&hint_file)?;
+                self.storage.sync_dir()?;
+            }
             self.storage.rename(&temp, &segment_name(oldest))?;
+            self.storage.sync_dir()?;
+            self.storage.rename(&hint_temp, &hint_file)?;
             self.storage.sync_dir()?;
             for (key, old, new) in moved {
                 if index.get(&key) == Some(&old) {
@@ -666,8 +710,12 @@ impl<S: Storage> Store<S> {
         }
 
         // Remove the rest, oldest first (see above), each durably.
+        let names = self.storage.list()?;
         for &segment in &sealed[1..] {
             self.storage.remove(&segment_name(segment))?;
+            if names.contains(&hint::hint_name(segment)) {
+                self.storage.remove(&hint::hint_name(segment))?;
+            }
             self.storage.sync_dir()?;
         }
         let mut stats = lock(&self.stats);
@@ -711,6 +759,61 @@ impl Store<FsStorage> {
         })?;
         Store::open(storage, options)
     }
+}
+
+/// Indexes a sealed `segment` from its hint file, if the hint is intact and
+/// matches the segment (its seal where the hint says); `false` otherwise,
+/// and then nothing has been applied.
+fn load_hint<S: Storage>(
+    storage: &S,
+    segment: u32,
+    options: Options,
+    replay: &mut Replay,
+) -> Result<bool> {
+    let name = hint::hint_name(segment);
+    let mut bytes = vec![0; storage.len(&name)? as usize];
+    storage.read_at(&name, 0, &mut bytes)?;
+    let Some(hint) = Hint::decode(&bytes, options.key_len_max) else {
+        return Ok(false);
+    };
+    let segment_len = storage.len(&segment_name(segment))?;
+    let Some(seal_len) = segment_len.checked_sub(hint.seal_offset) else {
+        return Ok(false);
+    };
+    let mut seal = vec![0; seal_len as usize];
+    storage.read_at(&segment_name(segment), hint.seal_offset, &mut seal)?;
+    match record::decode(&seal, options.limits()) {
+        Ok(record)
+            if record.kind == Kind::Seal
+                && record.encoded_len() == seal.len()
+                && record.value == hint.seal_offset.to_le_bytes() => {}
+        _ => return Ok(false),
+    }
+    // Every entry must lie before the seal; a hint that says otherwise is
+    // not used at all.
+    let fits = |entry: &hint::Entry| {
+        entry
+            .offset
+            .checked_add(u64::from(entry.len))
+            .is_some_and(|end| end <= hint.seal_offset)
+    };
+    if !hint.entries.iter().all(fits) {
+        return Ok(false);
+    }
+    let mut live = 0;
+    for entry in hint.entries {
+        let location = Location {
+            segment,
+            offset: entry.offset,
+            len: entry.len,
+        };
+        live += u64::from(entry.len);
+        replay.apply(&entry.key, Some(location));
+    }
+    replay.stats.dead_bytes += segment_len.saturating_sub(live);
+    replay.stats.recovered_bytes += segment_len;
+    replay.next_seq = replay.next_seq.max(hint.max_seq + 1);
+    Ok(true)
 }
 
 /// Replays one segment into `replay` and returns its length after any

@@ -335,3 +335,39 @@ fn a_crash_at_any_step_of_compaction_loses_nothing() {
     }
     assert!(completed, "some budget lets compaction finish");
 }
+
+#[test]
+fn compaction_leaves_a_hint_that_open_trusts_only_when_intact() {
+    let small = Options {
+        segment_size_bytes: 96,
+        ..options(Durability::Always)
+    };
+    let disk = SimDisk::new();
+    let store = Store::open(disk.clone(), small).unwrap();
+    for i in 0..30u8 {
+        store.put(&[b'k', i % 5], &[i; 6]).unwrap();
+    }
+    store.compact().unwrap();
+    let want = contents(&store);
+    drop(store);
+
+    let store = Store::open(disk.clone(), small).unwrap();
+    assert_eq!(store.stats().segments_from_hints, 1);
+    assert_eq!(contents(&store), want);
+    drop(store);
+
+    let hint = disk
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|name| name.ends_with(".hint"))
+        .expect("a hint file");
+    disk.flip_bit(&hint, 30, 1).unwrap();
+    let store = Store::open(disk, small).unwrap();
+    assert_eq!(
+        store.stats().segments_from_hints,
+        0,
+        "a damaged hint is ignored"
+    );
+    assert_eq!(contents(&store), want);
+}
