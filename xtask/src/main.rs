@@ -1,9 +1,11 @@
 //! Project automation, run as `cargo xtask <command>` (an alias in
 //! `.cargo/config.toml`):
 //!
-//! * `ci` — everything CI checks, in order: formatting, clippy, the tests,
-//!   that the benchmarks compile, the book builds, and the seeded figures are
-//!   byte-identical to a fresh run. `.ci/run` calls exactly this.
+//! * `ci` — everything CI checks, in order: formatting, clippy, the tests
+//!   (after installing Debian's `redis-tools` if missing, which the `kv
+//!   serve` tests then require), that the benchmarks compile, the book
+//!   builds, and the seeded figures are byte-identical to a fresh run.
+//!   `.ci/run` calls exactly this.
 //! * `book` — regenerates the figures, installs the pinned mdBook into
 //!   `.tools/` if it is missing, builds the book into `book/build/` and prints
 //!   the path of `index.html`.
@@ -85,10 +87,15 @@ fn run(program: &str, args: &[&str]) -> Result<()> {
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
+    cargo_with_env(args, &[])
+}
+
+fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("$ cargo {}", args.join(" "));
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         // insta compares against the committed snapshots and never writes new
         // ones; a missing or changed snapshot fails the test.
         .env("INSTA_UPDATE", "no")
@@ -114,7 +121,7 @@ fn run_visualizations(args: &[&str]) -> Result<()> {
 }
 
 fn ci(root: &Path) -> Result<()> {
-    let steps: [(&str, &dyn Fn() -> Result<()>); 6] = [
+    let steps: [(&str, &dyn Fn() -> Result<()>); 7] = [
         ("format", &|| cargo(&["fmt", "--all", "--check"])),
         ("clippy", &|| {
             cargo(&[
@@ -126,7 +133,15 @@ fn ci(root: &Path) -> Result<()> {
                 "warnings",
             ])
         }),
-        ("tests", &|| cargo(&["test", "--workspace"])),
+        ("redis-tools installed", &install_redis_tools),
+        // The `kv serve` tests drive the real redis-cli and redis-benchmark;
+        // in CI they must run rather than skip.
+        ("tests", &|| {
+            cargo_with_env(
+                &["test", "--workspace"],
+                &[("STRATA_REQUIRE_REDIS_TOOLS", "1")],
+            )
+        }),
         ("benchmarks compile", &|| {
             cargo(&["bench", "--workspace", "--no-run"])
         }),
@@ -147,6 +162,25 @@ fn ci(root: &Path) -> Result<()> {
         eprintln!("  {name:<24} {:>6.1} s", elapsed.as_secs_f64());
     }
     Ok(())
+}
+
+/// Installs Debian's `redis-tools` (redis-cli, redis-benchmark) with apt-get
+/// when `redis-cli` is missing.
+fn install_redis_tools() -> Result<()> {
+    let present = Command::new("redis-cli")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if present {
+        eprintln!("redis-cli is installed");
+        return Ok(());
+    }
+    let apt = |args: &[&str]| run("apt-get", args);
+    apt(&["install", "-y", "-q", "redis-tools"])
+        .or_else(|_| {
+            apt(&["update", "-q"]).and_then(|()| apt(&["install", "-y", "-q", "redis-tools"]))
+        })
+        .context("installing redis-tools with apt-get (run as root, or install it yourself)")
 }
 
 fn book(root: &Path) -> Result<()> {

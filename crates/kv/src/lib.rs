@@ -20,9 +20,9 @@
 //!
 //! [`Store::compact`] rewrites the sealed segments crash-safely and leaves a
 //! hint file that lets the next open skip reading them, and
-//! [`Store::open_dir`] locks its directory against a second store. The RESP
-//! server (`kv serve`) comes next; the `kv` binary is the command line for
-//! the rest.
+//! [`Store::open_dir`] locks its directory against a second store.
+//! [`server`] serves a store over the Redis protocol ([`resp`]); the `kv`
+//! binary is the command line for all of it, `kv serve` included.
 //!
 //! # Example: an acknowledged write survives a power loss
 //!
@@ -76,6 +76,8 @@
 mod error;
 mod hint;
 pub mod record;
+pub mod resp;
+pub mod server;
 mod sim;
 mod storage;
 mod store;

@@ -342,11 +342,12 @@ impl<S: Storage> Store<S> {
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         let mut batch = WriteBatch::new();
         batch.put(key, value);
-        self.write(batch, false)
+        self.write(batch, false).map(|_| ())
     }
 
-    /// Removes `key` (a no-op that is still logged if it is absent).
-    pub fn delete(&self, key: &[u8]) -> Result<()> {
+    /// Removes `key`; returns whether it was present (the delete is logged
+    /// either way).
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
         let mut batch = WriteBatch::new();
         batch.delete(key);
         self.write(batch, false)
@@ -357,7 +358,7 @@ impl<S: Storage> Store<S> {
         if batch.is_empty() {
             return Ok(());
         }
-        self.write(batch, true)
+        self.write(batch, true).map(|_| ())
     }
 
     fn check_sizes(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
@@ -378,13 +379,15 @@ impl<S: Storage> Store<S> {
         Ok(())
     }
 
-    fn write(&self, batch: WriteBatch, atomic: bool) -> Result<()> {
+    /// Logs and applies `batch`; returns whether its first key was present.
+    fn write(&self, batch: WriteBatch, atomic: bool) -> Result<bool> {
         for (key, value) in &batch.ops {
             self.check_sizes(key, value.as_deref())?;
         }
         if self.failed.load(Ordering::Acquire) {
             return Err(Error::Failed);
         }
+        let mut first_was_present = false;
         let end = {
             let mut writer = lock(&self.writer);
             let seq = writer.next_seq;
@@ -453,6 +456,9 @@ impl<S: Storage> Store<S> {
                         index.remove(key.as_slice())
                     }
                 };
+                if i == 0 {
+                    first_was_present = old.is_some();
+                }
                 if let Some(old) = old {
                     stats.live_bytes -= u64::from(old.len);
                     stats.dead_bytes += u64::from(old.len);
@@ -462,9 +468,10 @@ impl<S: Storage> Store<S> {
             (writer.segment, writer.segment_len)
         };
         match self.options.durability {
-            Durability::Always => self.sync_up_to(end),
-            Durability::Never => Ok(()),
+            Durability::Always => self.sync_up_to(end)?,
+            Durability::Never => {}
         }
+        Ok(first_was_present)
     }
 
     /// Closes the active segment and starts the next one (invariant 3: the
@@ -726,6 +733,34 @@ impl<S: Storage> Store<S> {
         stats.dead_bytes = stats.dead_bytes.saturating_sub(old_bytes - new_bytes);
         stats.segments -= (sealed.len() - 1) as u64;
         Ok(())
+    }
+
+    /// Number of live keys.
+    pub fn len(&self) -> usize {
+        self.index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether the store holds no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `key` is present (from the index alone, no disk read).
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.location(key).is_some()
+    }
+
+    /// Up to `count` keys in key order starting at rank `cursor` (the
+    /// number of smaller keys), and the cursor to continue from: 0 once the
+    /// end is reached. O(log n + count), through the index's ranks.
+    pub fn keys_at(&self, cursor: usize, count: usize) -> (Vec<Vec<u8>>, usize) {
+        let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
+        let keys: Vec<Vec<u8>> = index.keys().skip(cursor).take(count).cloned().collect();
+        let next = cursor + keys.len();
+        (keys, if next >= index.len() { 0 } else { next })
     }
 
     /// Counters; see [`Stats`].

@@ -7,7 +7,11 @@
 //! kv --dir DATA scan [--start K] [--end K] [--limit N]   # key<TAB>value, escaped
 //! kv --dir DATA compact
 //! kv --dir DATA stats
+//! kv --dir DATA serve [--addr 127.0.0.1:6379] [--max-connections N]
 //! ```
+//!
+//! `serve` speaks the Redis protocol (see `kv::server`); Ctrl-C stops it
+//! after syncing the store.
 //!
 //! `--durability always` (the default) syncs before a write returns;
 //! `--durability never` leaves the bytes to the operating system.
@@ -70,6 +74,18 @@ enum Command {
     Compact,
     /// Prints the store's counters.
     Stats,
+    /// Serves the store over the Redis protocol (RESP2) until Ctrl-C.
+    Serve {
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:6379")]
+        addr: String,
+        /// Most clients at once.
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
+        /// Longest request accepted, in bytes.
+        #[arg(long, default_value_t = 64 << 20)]
+        max_request_bytes: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -92,6 +108,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     let store = Store::open_dir(&cli.dir, options)
         .with_context(|| format!("opening {}", cli.dir.display()))?;
+    if let Command::Serve {
+        addr,
+        max_connections,
+        max_request_bytes,
+    } = cli.command
+    {
+        let config = kv::server::ServerConfig {
+            connections_max: max_connections,
+            request_bytes_max: max_request_bytes,
+        };
+        return serve(store, &addr, config);
+    }
     let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Put { key, value } => store.put(key.as_bytes(), value.as_bytes())?,
@@ -105,7 +133,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         },
-        Command::Del { key } => store.delete(key.as_bytes())?,
+        Command::Del { key } => {
+            store.delete(key.as_bytes())?;
+        }
         Command::Scan { start, end, limit } => {
             let start = start.map(String::into_bytes).unwrap_or_default();
             let end = match end {
@@ -119,6 +149,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Compact => store.compact()?,
+        Command::Serve { .. } => unreachable!("handled above"),
         Command::Stats => {
             let stats = store.stats();
             writeln!(out, "keys             {}", stats.keys)?;
@@ -129,5 +160,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
             writeln!(out, "truncated bytes  {}", stats.truncated_bytes)?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Listens on `addr`, prints the address actually bound (useful with port
+/// 0), serves until Ctrl-C, then syncs the store.
+fn serve(
+    store: Store<kv::FsStorage>,
+    addr: &str,
+    config: kv::server::ServerConfig,
+) -> Result<ExitCode> {
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
+    let local = listener.local_addr()?;
+    println!("listening on {local}");
+    std::io::stdout().flush()?;
+    let store = std::sync::Arc::new(store);
+    let shutdown = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&shutdown);
+    ctrlc::set_handler(move || {
+        flag.store(true, std::sync::atomic::Ordering::Release);
+        // Wake the accept loop so that it sees the flag.
+        let _ = std::net::TcpStream::connect(local);
+    })
+    .context("installing the Ctrl-C handler")?;
+    kv::server::serve(std::sync::Arc::clone(&store), listener, config, shutdown)?;
+    store.sync().context("syncing on shutdown")?;
+    eprintln!("kv: synced, shutting down");
     Ok(ExitCode::SUCCESS)
 }
