@@ -199,3 +199,54 @@ fn redis_cli_and_redis_benchmark_work() {
     }
     server.interrupt();
 }
+
+/// A server in `always` mode killed with SIGKILL at seeded random moments,
+/// with a write in flight, keeps every SET it acknowledged.
+#[test]
+fn sigkill_loses_no_acknowledged_set() {
+    use rand::rngs::ChaCha8Rng;
+    use rand::{RngExt, SeedableRng};
+
+    let seed = 0x5EED_5EED;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut acknowledged = Vec::new();
+    for round in 0..4 {
+        let mut server = Server::start(dir.path(), &[]);
+        let mut c = TcpStream::connect(&server.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let kill_after = rng.random_range(1..200);
+        for i in 0..kill_after {
+            let key = format!("r{round}k{i}");
+            let set = format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$1\r\nv\r\n", key.len());
+            exchange(&mut c, set.as_bytes(), b"+OK\r\n");
+            acknowledged.push(key);
+        }
+        // One more write in flight, never acknowledged, then the kill.
+        c.write_all(b"*3\r\n$3\r\nSET\r\n$8\r\ninflight\r\n$1\r\nv\r\n")
+            .unwrap();
+        let status = Command::new("kill")
+            .args(["-KILL", &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        server.child.wait().unwrap();
+    }
+    let scan = Command::new(env!("CARGO_BIN_EXE_kv"))
+        .arg("--dir")
+        .arg(dir.path())
+        .arg("scan")
+        .output()
+        .unwrap();
+    assert!(scan.status.success(), "{scan:?}");
+    let present: std::collections::BTreeSet<String> = String::from_utf8_lossy(&scan.stdout)
+        .lines()
+        .map(|line| line.split('\t').next().unwrap().to_string())
+        .collect();
+    for key in &acknowledged {
+        assert!(
+            present.contains(key),
+            "seed {seed:#x}: acknowledged {key} lost"
+        );
+    }
+}
