@@ -63,6 +63,12 @@ pub struct Options {
     pub key_len_max: u32,
     /// Longest value accepted, in bytes.
     pub value_len_max: u32,
+    /// Open a damaged store anyway: skip records that fail their checksum
+    /// (resuming at the next record that decodes) and accept older segments
+    /// without their seal, counting each in [`Stats::repairs`]. Keys whose
+    /// newest record was skipped read as their previous value, or absent.
+    /// Off by default: damage is then an error.
+    pub repair: bool,
 }
 
 impl Default for Options {
@@ -72,6 +78,7 @@ impl Default for Options {
             segment_size_bytes: 64 << 20,
             key_len_max: 4 << 10,
             value_len_max: 16 << 20,
+            repair: false,
         }
     }
 }
@@ -145,6 +152,11 @@ pub struct Stats {
     pub truncated_bytes: u64,
     /// Segments the last open indexed from their hint files, unread.
     pub segments_from_hints: u64,
+    /// Damaged regions skipped and unsealed segments accepted by the last
+    /// open ([`Options::repair`]).
+    pub repairs: u64,
+    /// Bytes skipped by repair (they stay in the file, counted as dead).
+    pub skipped_bytes: u64,
 }
 
 struct Writer {
@@ -901,6 +913,24 @@ fn replay_segment<S: Storage>(
                 if newest && torn {
                     break offset;
                 }
+                if options.repair {
+                    let resume = (offset + 1..bytes.len())
+                        .find(|&at| record::decode(&bytes[at..], options.limits()).is_ok());
+                    let Some(resume) = resume.or((!newest).then_some(bytes.len())) else {
+                        // Nothing valid follows in the newest segment: cut it.
+                        break offset;
+                    };
+                    replay.stats.repairs += 1;
+                    replay.stats.skipped_bytes += (resume - offset) as u64;
+                    replay.stats.dead_bytes += (resume - offset) as u64;
+                    // A batch cut by the damage is dropped whole.
+                    for (start, _) in std::mem::take(&mut pending) {
+                        replay.stats.dead_bytes += record_len_at(&bytes, start) as u64;
+                    }
+                    pending_seq = None;
+                    offset = resume;
+                    continue;
+                }
                 return Err(Error::Corruption {
                     segment: name,
                     offset: offset as u64,
@@ -969,7 +999,13 @@ fn replay_segment<S: Storage>(
         offset += len;
     };
     // An uncommitted batch at the end is cut off with the torn tail.
-    let valid_end = if pending_seq.is_some() {
+    let valid_end = if pending_seq.is_some() && !newest && options.repair {
+        replay.stats.repairs += 1;
+        for (start, _) in std::mem::take(&mut pending) {
+            replay.stats.dead_bytes += record_len_at(&bytes, start) as u64;
+        }
+        valid_end
+    } else if pending_seq.is_some() {
         if !newest {
             return Err(Error::Corruption {
                 segment: name,
@@ -984,7 +1020,9 @@ fn replay_segment<S: Storage>(
     } else {
         valid_end
     };
-    if !newest && !sealed {
+    if !newest && !sealed && options.repair {
+        replay.stats.repairs += 1;
+    } else if !newest && !sealed {
         return Err(Error::MissingSeal {
             segment: name,
             len: valid_end as u64,

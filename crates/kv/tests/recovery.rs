@@ -11,6 +11,7 @@ fn options(durability: Durability) -> Options {
         segment_size_bytes: 1 << 20,
         key_len_max: 16,
         value_len_max: 64,
+        repair: false,
     }
 }
 

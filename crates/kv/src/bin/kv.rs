@@ -37,6 +37,10 @@ struct Cli {
     /// When writes are acknowledged.
     #[arg(long, value_enum, default_value_t = Mode::Always)]
     durability: Mode,
+    /// Open a damaged store anyway, skipping records that fail their
+    /// checksum (reported by `stats` as repairs and skipped bytes).
+    #[arg(long)]
+    repair: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -104,6 +108,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Mode::Always => Durability::Always,
             Mode::Never => Durability::Never,
         },
+        repair: cli.repair,
         ..Options::default()
     };
     let store = Store::open_dir(&cli.dir, options)
@@ -158,6 +163,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             writeln!(out, "segments         {}", stats.segments)?;
             writeln!(out, "recovered bytes  {}", stats.recovered_bytes)?;
             writeln!(out, "truncated bytes  {}", stats.truncated_bytes)?;
+            writeln!(out, "hinted segments  {}", stats.segments_from_hints)?;
+            writeln!(out, "repairs          {}", stats.repairs)?;
+            writeln!(out, "skipped bytes    {}", stats.skipped_bytes)?;
         }
     }
     Ok(ExitCode::SUCCESS)
