@@ -7,9 +7,11 @@ use crate::record::DecodeError;
 /// Everything that can go wrong in a [`crate::Store`] operation.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The storage failed. After a failed sync the store refuses further
-    /// writes ([`Error::Failed`]): the kernel may have dropped the unsynced
-    /// pages, so retrying the sync could report success for lost data.
+    /// The storage failed. After a failed append or sync the store refuses
+    /// further writes ([`Error::Failed`]): a failed append may have left part
+    /// of a record behind, and after a failed sync the kernel may have
+    /// dropped the unsynced pages, so a retry could report success for lost
+    /// data.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
     /// Bytes on disk are not what the store wrote: a record fails its
@@ -70,8 +72,9 @@ pub enum Error {
         /// The directory.
         dir: std::path::PathBuf,
     },
-    /// An earlier sync failed; reopen the store to recover what is durable.
-    #[error("an earlier sync failed, so the store accepts no more writes: reopen it")]
+    /// An earlier append or sync failed; reopen the store to recover what
+    /// is durable.
+    #[error("an earlier write to disk failed, so the store accepts no more writes: reopen it")]
     Failed,
 }
 

@@ -438,10 +438,17 @@ impl<S: Storage> Store<S> {
             if writer.segment_len > 0
                 && writer.segment_len + bytes.len() as u64 > self.options.segment_size_bytes
             {
-                self.rotate(&mut writer)?;
+                // A failure half-way (sealed, no next segment) would leave
+                // the log unwritable at its end: stop accepting writes.
+                self.rotate(&mut writer).inspect_err(|_| self.fail())?;
             }
             let name = segment_name(writer.segment);
-            let offset = self.storage.append(&name, &bytes)?;
+            // A failed append may have written part of the record, which
+            // the next write would bury mid-segment: stop accepting writes.
+            let offset = self
+                .storage
+                .append(&name, &bytes)
+                .inspect_err(|_| self.fail())?;
             writer.next_seq += 1;
             writer.segment_len = offset + bytes.len() as u64;
             let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);

@@ -372,3 +372,29 @@ fn compaction_leaves_a_hint_that_open_trusts_only_when_intact() {
     );
     assert_eq!(contents(&store), want);
 }
+
+#[test]
+fn after_a_failed_write_the_store_refuses_more_until_reopened() {
+    let disk = SimDisk::new();
+    let budget = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(i64::MAX));
+    let dying = DiesAfter {
+        disk: disk.clone(),
+        budget: budget.clone(),
+    };
+    let store = Store::open(dying, options(Durability::Always)).unwrap();
+    store.put(b"a", b"1").unwrap();
+    budget.store(0, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(store.put(b"b", b"2"), Err(Error::Io(_))));
+    budget.store(i64::MAX, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(store.put(b"c", b"3"), Err(Error::Failed)));
+    assert!(matches!(store.compact(), Err(Error::Failed)));
+    assert_eq!(
+        store.get(b"a").unwrap(),
+        Some(b"1".to_vec()),
+        "reads still work"
+    );
+    drop(store);
+    let store = Store::open(disk, options(Durability::Always)).unwrap();
+    assert_eq!(contents(&store), map(&[("a", "1")]));
+    store.put(b"c", b"3").unwrap();
+}
