@@ -664,11 +664,17 @@ impl<S: Storage> Store<S> {
             self.storage.read_at(&name, location.offset, &mut bytes)?;
             let record = record::decode(&bytes, self.options.limits()).map_err(|reason| {
                 Error::Corruption {
-                    segment: name,
+                    segment: name.clone(),
                     offset: location.offset,
                     reason,
                 }
             })?;
+            if record.key != key.as_slice() || !record.kind.is_put() {
+                return Err(Error::Mismatch {
+                    segment: name,
+                    offset: location.offset,
+                });
+            }
             // A batch member becomes a lone put: its batch committed long ago.
             let rewritten = Record {
                 kind: Kind::Put,
@@ -717,33 +723,40 @@ impl<S: Storage> Store<S> {
         // goes first, its new one last, so a hint never describes another
         // version of its segment (a crash in between leaves no hint, and
         // open reads the segment instead).
+        let hint_file = hint::hint_name(oldest);
         {
             let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
-            let hint_file = hint::hint_name(oldest);
             if self.storage.list()?.contains(&hint_file) {
                 self.storage.remove(&hint_file)?;
                 self.storage.sync_dir()?;
             }
             self.storage.rename(&temp, &segment_name(oldest))?;
-            self.storage.sync_dir()?;
-            self.storage.rename(&hint_temp, &hint_file)?;
-            self.storage.sync_dir()?;
+            // The file under the index has changed: follow it at once.
             for (key, old, new) in moved {
                 if index.get(&key) == Some(&old) {
                     index.insert(key, new);
                 }
             }
         }
-
-        // Remove the rest, oldest first (see above), each durably.
-        let names = self.storage.list()?;
-        for &segment in &sealed[1..] {
-            self.storage.remove(&segment_name(segment))?;
-            if names.contains(&hint::hint_name(segment)) {
-                self.storage.remove(&hint::hint_name(segment))?;
-            }
+        // Make the swap durable, then the hint, then remove the rest, oldest
+        // first (see above), each durably. A failure here leaves files the
+        // in-memory state no longer describes exactly: stop writes, and let
+        // a reopen (which handles every intermediate state) sort it out.
+        let finish = || -> Result<()> {
             self.storage.sync_dir()?;
-        }
+            self.storage.rename(&hint_temp, &hint_file)?;
+            self.storage.sync_dir()?;
+            let names = self.storage.list()?;
+            for &segment in &sealed[1..] {
+                self.storage.remove(&segment_name(segment))?;
+                if names.contains(&hint::hint_name(segment)) {
+                    self.storage.remove(&hint::hint_name(segment))?;
+                }
+                self.storage.sync_dir()?;
+            }
+            Ok(())
+        };
+        finish().inspect_err(|_| self.fail())?;
         let mut stats = lock(&self.stats);
         debug_assert!(
             stats.dead_bytes >= old_bytes - new_bytes,
