@@ -219,6 +219,13 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
 }
 
+/// The length of the record whose header starts `bytes`, as its length
+/// fields claim (unchecked), or `None` if the header is incomplete.
+pub fn claimed_len(bytes: &[u8]) -> Option<usize> {
+    (bytes.len() >= HEADER_LEN)
+        .then(|| HEADER_LEN + u32_at(bytes, 4) as usize + u32_at(bytes, 8) as usize)
+}
+
 /// Decodes the record at the start of `bytes`; the record's length is
 /// [`Record::encoded_len`]. Checks invariants 1–3 and the limits.
 pub fn decode(bytes: &[u8], limits: Limits) -> Result<Record<'_>, DecodeError> {

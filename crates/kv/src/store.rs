@@ -28,7 +28,6 @@
 //!    and renames the new hint in last; open uses a hint only if its
 //!    checksum holds and the segment's seal is where it says.
 
-use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
@@ -281,7 +280,6 @@ impl<S: Storage> Store<S> {
         // later `sync` has a true starting point (invariant 3).
         storage.sync(&segment_name(active))?;
         replay.stats.segments = segment_count as u64;
-        replay.stats.keys = replay.index.len() as u64;
         Ok(Store {
             storage,
             options,
@@ -483,7 +481,6 @@ impl<S: Storage> Store<S> {
                     stats.dead_bytes += u64::from(old.len);
                 }
             }
-            stats.keys = index.len() as u64;
             (writer.segment, writer.segment_len)
         };
         match self.options.durability {
@@ -797,7 +794,10 @@ impl<S: Storage> Store<S> {
 
     /// Counters; see [`Stats`].
     pub fn stats(&self) -> Stats {
-        *lock(&self.stats)
+        Stats {
+            keys: self.len() as u64,
+            ..*lock(&self.stats)
+        }
     }
 
     /// The storage underneath (tests crash it).
@@ -898,7 +898,9 @@ fn replay_segment<S: Storage>(
     storage.read_at(&name, 0, &mut bytes)?;
     let mut offset = 0usize;
     // A batch's records wait here until its commit.
-    let mut pending: BTreeMap<usize, (Vec<u8>, Option<Location>)> = BTreeMap::new();
+    // Batch records since `pending_start` (contiguous up to `offset`): the
+    // key, where a put lives, and the record's length.
+    let mut pending: Vec<(Vec<u8>, Option<Location>, usize)> = Vec::new();
     let mut pending_seq = None;
     let mut pending_start = 0usize;
     let mut sealed = false;
@@ -923,10 +925,7 @@ fn replay_segment<S: Storage>(
                     DecodeError::Truncated { .. } => true,
                     DecodeError::Checksum { .. } => {
                         // The last record, damaged: a torn write.
-                        let claimed = record::HEADER_LEN
-                            + u32_at(&bytes, offset + 4) as usize
-                            + u32_at(&bytes, offset + 8) as usize;
-                        offset + claimed == bytes.len()
+                        record::claimed_len(&bytes[offset..]) == Some(bytes.len() - offset)
                     }
                     _ => false,
                 };
@@ -944,10 +943,10 @@ fn replay_segment<S: Storage>(
                     replay.stats.skipped_bytes += (resume - offset) as u64;
                     replay.stats.dead_bytes += (resume - offset) as u64;
                     // A batch cut by the damage is dropped whole.
-                    for (start, _) in std::mem::take(&mut pending) {
-                        replay.stats.dead_bytes += record_len_at(&bytes, start) as u64;
+                    if pending_seq.take().is_some() {
+                        replay.stats.dead_bytes += (offset - pending_start) as u64;
+                        pending.clear();
                     }
-                    pending_seq = None;
                     offset = resume;
                     continue;
                 }
@@ -989,7 +988,7 @@ fn replay_segment<S: Storage>(
                 }
                 pending_seq = Some(record.seq);
                 let location = record.kind.is_put().then_some(location);
-                pending.insert(offset, (record.key.to_vec(), location));
+                pending.push((record.key.to_vec(), location, len));
             }
             Kind::Seal => {
                 if record.value != (offset as u64).to_le_bytes() {
@@ -1006,9 +1005,8 @@ fn replay_segment<S: Storage>(
             }
             Kind::Commit => {
                 replay.stats.dead_bytes += len as u64;
-                for (start, (key, location)) in std::mem::take(&mut pending) {
+                for (key, location, record_len) in std::mem::take(&mut pending) {
                     if location.is_none() {
-                        let record_len = record_len_at(&bytes, start);
                         replay.stats.dead_bytes += record_len as u64;
                     }
                     replay.apply(&key, location);
@@ -1021,9 +1019,7 @@ fn replay_segment<S: Storage>(
     // An uncommitted batch at the end is cut off with the torn tail.
     let valid_end = if pending_seq.is_some() && !newest && options.repair {
         replay.stats.repairs += 1;
-        for (start, _) in std::mem::take(&mut pending) {
-            replay.stats.dead_bytes += record_len_at(&bytes, start) as u64;
-        }
+        replay.stats.dead_bytes += (valid_end - pending_start) as u64;
         valid_end
     } else if pending_seq.is_some() {
         if !newest {
@@ -1064,12 +1060,4 @@ fn is_empty_range((start, end): (Bound<&Vec<u8>>, Bound<&Vec<u8>>)) -> bool {
         (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => s > e,
         _ => false,
     }
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
-}
-
-fn record_len_at(bytes: &[u8], at: usize) -> usize {
-    record::HEADER_LEN + u32_at(bytes, at + 4) as usize + u32_at(bytes, at + 8) as usize
 }
