@@ -4,6 +4,7 @@ use std::io;
 
 use crate::record::DecodeError;
 
+// ANCHOR: error
 /// Everything that can go wrong in a [`crate::Store`] operation.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -77,6 +78,7 @@ pub enum Error {
     #[error("an earlier write to disk failed, so the store accepts no more writes: reopen it")]
     Failed,
 }
+// ANCHOR_END: error
 
 /// The store's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

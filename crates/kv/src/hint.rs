@@ -1,3 +1,4 @@
+// ANCHOR: format
 //! Hint files: the index of a compacted segment, so that opening the store
 //! need not read the segment itself.
 //!
@@ -11,6 +12,7 @@
 //! matches and its segment ends with a seal at `seal_offset`; otherwise the
 //! store replays the segment instead. Reads still verify every record's own
 //! checksum and key, so even a forged hint cannot produce a wrong value.
+// ANCHOR_END: format
 
 const MAGIC: &[u8; 4] = b"SHNT";
 const VERSION: u32 = 1;

@@ -85,4 +85,4 @@ mod store;
 pub use error::{Error, Result};
 pub use sim::{Crash, SimDisk};
 pub use storage::{FsStorage, LOCK_FILE, Storage};
-pub use store::{Durability, Options, Stats, Store, WriteBatch};
+pub use store::{Durability, Options, SCAN_CHUNK, Stats, Store, WriteBatch};

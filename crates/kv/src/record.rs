@@ -1,5 +1,6 @@
 //! The on-disk record: how one write is framed in a segment.
 //!
+// ANCHOR: format
 //! ```text
 //! offset  size  field
 //!      0     4  crc        CRC-32C (Castagnoli) of bytes 4.. of the record
@@ -12,7 +13,9 @@
 //!     21     …  key        key_len bytes
 //!      …     …  value      value_len bytes (empty for delete and commit)
 //! ```
+// ANCHOR_END: format
 //!
+// ANCHOR: invariants
 //! # Invariants
 //!
 //! 1. **Framing.** A segment is a sequence of records, each exactly
@@ -33,12 +36,14 @@
 //! is given, whatever the length fields claim. Deliberately not checked here:
 //! that sequence numbers increase, or that a batch's records are followed by
 //! its commit. Those are properties of a whole log, checked by recovery.
+// ANCHOR_END: invariants
 
 use std::fmt;
 
 /// Bytes before the key: crc, key_len, value_len, seq, kind.
 pub const HEADER_LEN: usize = 4 + 4 + 4 + 8 + 1;
 
+// ANCHOR: kind
 /// What a record does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -57,6 +62,7 @@ pub enum Kind {
     /// Removes a key, as part of a batch.
     BatchDelete = 0x82,
 }
+// ANCHOR_END: kind
 
 impl Kind {
     fn from_byte(byte: u8) -> Option<Kind> {
@@ -101,6 +107,7 @@ impl Record<'_> {
         HEADER_LEN + self.key.len() + self.value.len()
     }
 
+    // ANCHOR: encode
     /// Appends the framed record to `out`.
     ///
     /// # Panics
@@ -134,6 +141,7 @@ impl Record<'_> {
         let crc = crc32c::crc32c(&out[start + 4..]);
         out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
     }
+    // ANCHOR_END: encode
 
     /// The framed record as a new vector.
     pub fn encode(&self) -> Vec<u8> {
@@ -152,6 +160,7 @@ pub struct Limits {
     pub value_len_max: u32,
 }
 
+// ANCHOR: decode_error
 /// Why bytes are not a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {
@@ -186,6 +195,7 @@ pub enum DecodeError {
         kind: u8,
     },
 }
+// ANCHOR_END: decode_error
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -226,6 +236,7 @@ pub fn claimed_len(bytes: &[u8]) -> Option<usize> {
         .then(|| HEADER_LEN + u32_at(bytes, 4) as usize + u32_at(bytes, 8) as usize)
 }
 
+// ANCHOR: decode
 /// Decodes the record at the start of `bytes`; the record's length is
 /// [`Record::encoded_len`]. Checks invariants 1–3 and the limits.
 pub fn decode(bytes: &[u8], limits: Limits) -> Result<Record<'_>, DecodeError> {
@@ -271,3 +282,4 @@ pub fn decode(bytes: &[u8], limits: Limits) -> Result<Record<'_>, DecodeError> {
         value: &bytes[key_end..total],
     })
 }
+// ANCHOR_END: decode

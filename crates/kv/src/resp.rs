@@ -48,6 +48,7 @@ fn number(digits: &[u8], what: &str) -> Result<i64, ProtocolError> {
         .map_or_else(|| error(format!("invalid {what}")), Ok)
 }
 
+// ANCHOR: parse
 /// Parses one request from the start of `buf`: its arguments and the bytes
 /// it took, `None` if `buf` holds only part of a request, or an error if the
 /// bytes are malformed or the request exceeds `request_bytes_max`.
@@ -93,6 +94,7 @@ pub fn parse(buf: &[u8], request_bytes_max: usize) -> Result<Parsed, ProtocolErr
     }
     Ok(Some((args, at)))
 }
+// ANCHOR_END: parse
 
 fn parse_inline(buf: &[u8], request_bytes_max: usize) -> Result<Parsed, ProtocolError> {
     // Inline requests may end with a bare "\n", as typed by hand.

@@ -1,3 +1,4 @@
+// ANCHOR: doc
 //! `kv serve`: the store behind the Redis protocol (RESP2), so that
 //! `redis-cli` and `redis-benchmark` can talk to it.
 //!
@@ -10,6 +11,7 @@
 //! reply. The `SCAN` cursor is a rank in key order: a key present for the
 //! whole scan is returned unless keys before it are deleted meanwhile,
 //! which can shift it past the cursor (Redis guarantees more).
+// ANCHOR_END: doc
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -38,6 +40,7 @@ impl Default for ServerConfig {
     }
 }
 
+// ANCHOR: execute
 /// Executes one request against `store`, appending the reply to `out`.
 pub fn execute<S: Storage>(store: &Store<S>, args: &[Vec<u8>], out: &mut Vec<u8>) {
     let Some(name) = args.first() else {
@@ -98,6 +101,7 @@ pub fn execute<S: Storage>(store: &Store<S>, args: &[Vec<u8>], out: &mut Vec<u8>
         resp::error_reply(out, &format!("ERR {error}"));
     }
 }
+// ANCHOR_END: execute
 
 fn del<S: Storage>(store: &Store<S>, keys: &[Vec<u8>]) -> crate::Result<i64> {
     let mut count = 0;
@@ -118,6 +122,7 @@ fn exists<S: Storage>(store: &Store<S>, keys: &[Vec<u8>]) -> crate::Result<i64> 
     Ok(count)
 }
 
+// ANCHOR: scan
 fn scan<S: Storage>(store: &Store<S>, args: &[Vec<u8>], out: &mut Vec<u8>) {
     let Some(cursor) = std::str::from_utf8(&args[0])
         .ok()
@@ -159,6 +164,7 @@ fn scan<S: Storage>(store: &Store<S>, args: &[Vec<u8>], out: &mut Vec<u8>) {
         resp::bulk(out, Some(key));
     }
 }
+// ANCHOR_END: scan
 
 /// Serves `store` on `listener` until `shutdown` is set (then the accept
 /// loop ends at its next wake-up; the caller syncs the store).
@@ -190,6 +196,7 @@ pub fn serve<S: Storage + 'static>(
     Ok(())
 }
 
+// ANCHOR: connection
 /// Answers requests on one connection until the client closes it or sends
 /// a malformed or oversized request.
 fn connection<S: Storage>(
@@ -229,3 +236,4 @@ fn connection<S: Storage>(
         }
     }
 }
+// ANCHOR_END: connection

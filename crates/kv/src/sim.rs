@@ -1,6 +1,7 @@
 //! [`SimDisk`]: an in-memory [`Storage`] that keeps *written* and *durable*
 //! bytes apart, so tests can crash between the two.
 //!
+// ANCHOR: invariants
 //! # Invariants
 //!
 //! 1. Every file's durable content is either a prefix of its written content
@@ -18,6 +19,7 @@
 //! `SimDisk`, whose written bytes survive as an operating system's page cache
 //! would. Deliberately not modelled: reordering of writes within a file,
 //! garbage (rather than missing) bytes in a torn write, and I/O errors.
+// ANCHOR_END: invariants
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -28,6 +30,7 @@ use rand::{RngExt, SeedableRng};
 
 use crate::storage::{Storage, check_name};
 
+// ANCHOR: crash_mode
 /// What survives a simulated power loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Crash {
@@ -41,6 +44,7 @@ pub enum Crash {
         seed: u64,
     },
 }
+// ANCHOR_END: crash_mode
 
 /// The durable state of one file (invariant 1).
 #[derive(Debug, Clone)]
@@ -135,6 +139,7 @@ impl SimDisk {
         }
     }
 
+    // ANCHOR: crash
     /// Simulates a power loss (invariant 3).
     pub fn crash(&self, mode: Crash) {
         let mut disk = self.lock();
@@ -155,7 +160,9 @@ impl SimDisk {
             file.written = survived;
         }
     }
+    // ANCHOR_END: crash
 
+    // ANCHOR: flip_bit
     /// Flips bit `bit` (0–7) of byte `offset` of `name`, in the written and
     /// the durable copy alike: a bad sector, or a cosmic ray.
     ///
@@ -179,6 +186,7 @@ impl SimDisk {
         }
         Ok(())
     }
+    // ANCHOR_END: flip_bit
 
     /// The written bytes of `name`.
     pub fn contents(&self, name: &str) -> io::Result<Vec<u8>> {

@@ -171,6 +171,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+// ANCHOR: serve
 /// Listens on `addr`, prints the address actually bound (useful with port
 /// 0), serves until Ctrl-C, then syncs the store.
 fn serve(
@@ -197,3 +198,4 @@ fn serve(
     eprintln!("kv: synced, shutting down");
     Ok(ExitCode::SUCCESS)
 }
+// ANCHOR_END: serve
