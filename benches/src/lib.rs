@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod arena;
+pub mod kv;
 
 use std::collections::BTreeMap;
 
