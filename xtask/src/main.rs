@@ -9,8 +9,16 @@
 //! * `book` — regenerates the figures, installs the pinned mdBook into
 //!   `.tools/` if it is missing, builds the book into `book/build/` and prints
 //!   the path of `index.html`.
-//! * `figures [--check | --timing]` — regenerates the seeded figures, checks
-//!   them, or draws the timing figure from criterion's results.
+//! * `figures [--check | --timing [avl|kv|all]]` — regenerates the seeded
+//!   figures, checks them, or draws the timing figures from criterion's
+//!   results and prints the README's tables.
+//! * `redis-bench` — runs `redis-benchmark` against `redis-server` (no
+//!   persistence) and `kv serve --durability never`, one after the other in
+//!   the same run, pipelined and not, and prints a table (installs Debian's
+//!   `redis-server` and `redis-tools` if missing). Not part of `ci`.
+//! * `fuzz [TARGET] [--seconds N] [--seed S]` — runs the libFuzzer targets in
+//!   `fuzz/` with cargo-fuzz on the nightly toolchain (installing cargo-fuzz
+//!   into `.tools/` if missing). Not part of `ci`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,11 +48,37 @@ enum Task {
         /// Fail if any seeded figure differs from a fresh run; write nothing.
         #[arg(long, conflicts_with = "timing")]
         check: bool,
-        /// Draw the timing figure from `target/criterion` (run the benches first).
-        #[arg(long)]
-        timing: bool,
+        /// Draw the timing figures from `target/criterion` (run the benches
+        /// first) and print the README tables: `avl`, `kv` or `all` (default).
+        #[arg(long, value_name = "SUITE", num_args = 0..=1, default_missing_value = "all",
+              value_parser = ["avl", "kv", "all"])]
+        timing: Option<String>,
+    },
+    /// Compare `kv serve --durability never` with `redis-server` under
+    /// redis-benchmark, in one run. Not part of `ci`.
+    RedisBench {
+        /// Requests per redis-benchmark run (pipelined runs use 10×).
+        #[arg(long, default_value_t = 200_000)]
+        requests: u64,
+    },
+    /// Fuzz crates/kv's segment decoding and recovery with libFuzzer
+    /// (cargo-fuzz, nightly toolchain). Not part of `ci`.
+    Fuzz {
+        /// One target (`decode_records` or `open_segments`); all by default.
+        target: Option<String>,
+        /// How long to run each target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// libFuzzer's seed, so a run can be repeated.
+        #[arg(long, default_value_t = 1)]
+        seed: u32,
     },
 }
+
+/// The fuzz targets in `fuzz/fuzz_targets/`.
+const FUZZ_TARGETS: [&str; 2] = ["decode_records", "open_segments"];
+/// The cargo-fuzz release `cargo xtask fuzz` installs.
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 fn main() -> Result<()> {
     let root = workspace_root()?;
@@ -53,14 +87,20 @@ fn main() -> Result<()> {
         Task::Ci => ci(&root),
         Task::Book => book(&root),
         Task::Figures { check, timing } => {
-            if timing {
-                run_visualizations(&["timing"])
+            if let Some(suite) = timing {
+                run_visualizations(&["timing", "--suite", &suite])
             } else if check {
                 run_visualizations(&["figures", "--check"])
             } else {
                 run_visualizations(&["figures"])
             }
         }
+        Task::RedisBench { requests } => redis_bench(&root, requests),
+        Task::Fuzz {
+            target,
+            seconds,
+            seed,
+        } => fuzz(&root, target.as_deref(), seconds, seed),
     }
 }
 
@@ -188,6 +228,217 @@ fn book(root: &Path) -> Result<()> {
     let index = build_book(root)?;
     println!("The book is at {}", index.display());
     Ok(())
+}
+
+/// A server under test, killed when dropped.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something accepts connections on `port` (10 s at most).
+fn wait_for_port(port: u16) -> Result<()> {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    bail!("nothing listens on 127.0.0.1:{port} after 10 s")
+}
+
+/// Requests per second for each test of one `redis-benchmark -q --csv` run.
+fn redis_benchmark(port: u16, requests: u64, pipeline: u32) -> Result<Vec<(String, f64)>> {
+    let args = [
+        "-h".to_string(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        port.to_string(),
+        "-t".into(),
+        "set,get".into(),
+        "-c".into(),
+        "50".into(),
+        "-P".into(),
+        pipeline.to_string(),
+        "-d".into(),
+        "100".into(),
+        "-r".into(),
+        "100000".into(),
+        "-n".into(),
+        requests.to_string(),
+        "--csv".into(),
+    ];
+    eprintln!("$ redis-benchmark {}", args.join(" "));
+    let out = Command::new("redis-benchmark")
+        .args(&args)
+        .output()
+        .context("could not start redis-benchmark")?;
+    if !out.status.success() {
+        bail!(
+            "redis-benchmark failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // "test","rps",... then one line per test: "SET","123456.79",...
+    let mut rates = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').map(|f| f.trim_matches('"')).collect();
+        if let [test, rps, ..] = fields.as_slice() {
+            rates.push((
+                test.to_string(),
+                rps.parse().context("requests per second")?,
+            ));
+        }
+    }
+    Ok(rates)
+}
+
+fn redis_bench(root: &Path, requests: u64) -> Result<()> {
+    let present = |program: &str| {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !present("redis-server") || !present("redis-benchmark") {
+        run("apt-get", &["update", "-q"])?;
+        run(
+            "apt-get",
+            &["install", "-y", "-q", "redis-server", "redis-tools"],
+        )
+        .context("installing redis-server and redis-tools with apt-get")?;
+    }
+    cargo(&["build", "--release", "--quiet", "-p", "kv", "--bin", "kv"])?;
+    let kv = root.join("target/release/kv");
+    let dir = std::env::temp_dir().join(format!("strata-redis-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut results = Vec::new();
+    for (name, port) in [("redis-server", 6391u16), ("kv serve", 6392)] {
+        let server = if name == "redis-server" {
+            Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+        } else {
+            Command::new(&kv)
+                .args(["--dir", dir.to_str().context("temp path is not UTF-8")?])
+                .args(["--durability", "never", "serve", "--addr"])
+                .arg(format!("127.0.0.1:{port}"))
+                .stdout(std::process::Stdio::null())
+                .spawn()
+        }
+        .with_context(|| format!("could not start {name}"))?;
+        let _server = Server(server);
+        wait_for_port(port)?;
+        for pipeline in [16, 1] {
+            let n = if pipeline > 1 {
+                requests * 10
+            } else {
+                requests
+            };
+            for (test, rps) in redis_benchmark(port, n, pipeline)? {
+                results.push((name, pipeline, test, rps));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("| test | pipeline | redis-server (req/s) | kv serve (req/s) | kv ÷ redis |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, pipeline, test, rps) in &results {
+        if *name != "redis-server" {
+            continue;
+        }
+        let kv = results
+            .iter()
+            .find(|r| r.0 == "kv serve" && r.1 == *pipeline && r.2 == *test)
+            .map_or(f64::NAN, |r| r.3);
+        println!(
+            "| {test} | {pipeline} | {rps:.0} | {kv:.0} | {:.2}× |",
+            kv / rps
+        );
+    }
+    Ok(())
+}
+
+/// Runs each fuzz target for `seconds` with cargo-fuzz on nightly. New
+/// inputs go to `fuzz/corpus/<target>/`, crashes to `fuzz/artifacts/`.
+fn fuzz(root: &Path, target: Option<&str>, seconds: u64, seed: u32) -> Result<()> {
+    let targets: Vec<&str> = match target {
+        Some(one) if FUZZ_TARGETS.contains(&one) => vec![one],
+        Some(other) => bail!(
+            "no fuzz target {other:?}; the targets are {}",
+            FUZZ_TARGETS.join(", ")
+        ),
+        None => FUZZ_TARGETS.to_vec(),
+    };
+    let nightly = Command::new("rustc")
+        .args(["+nightly", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !nightly {
+        bail!(
+            "cargo fuzz needs the nightly toolchain (for -Zsanitizer): \
+             `rustup toolchain install nightly`"
+        );
+    }
+    let cargo_fuzz = ensure_tool(root, "cargo-fuzz", CARGO_FUZZ_VERSION, "cargo-fuzz")?;
+    let bin = cargo_fuzz.parent().context("tool path has a parent")?;
+    let mut dirs = vec![bin.to_path_buf()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(dirs).context("PATH with .tools/bin")?;
+    for target in targets {
+        let time = format!("-max_total_time={seconds}");
+        let seed = format!("-seed={seed}");
+        eprintln!("$ cargo +nightly fuzz run {target} -- {time} {seed}");
+        // `cargo +nightly fuzz` finds `cargo-fuzz` on the PATH.
+        let status = Command::new("cargo")
+            .args(["+nightly", "fuzz", "run", target, "--", &time, &seed])
+            .env("PATH", &path)
+            .status()
+            .context("could not start `cargo +nightly fuzz` (rustup's cargo)")?;
+        if !status.success() {
+            bail!("fuzz target {target} failed ({status}): see fuzz/artifacts/{target}/");
+        }
+    }
+    Ok(())
+}
+
+/// `.tools/bin/<binary>`, installed from crate `krate` at `version` with
+/// `cargo install --locked` if it is missing or another version.
+fn ensure_tool(root: &Path, krate: &str, version: &str, binary: &str) -> Result<PathBuf> {
+    let tools = root.join(".tools");
+    let path = tools.join("bin").join(binary);
+    let installed = Command::new(&path)
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(version));
+    if installed {
+        return Ok(path);
+    }
+    eprintln!("installing {krate} {version} into {}", tools.display());
+    cargo(&[
+        "install",
+        "--locked",
+        krate,
+        "--version",
+        version,
+        "--root",
+        tools.to_str().context("tools path is not UTF-8")?,
+    ])?;
+    Ok(path)
 }
 
 /// Builds the book with the pinned mdBook; returns the path of `index.html`.
