@@ -2,16 +2,19 @@
 //!
 //! ```text
 //! cargo run --release -p visualizations -- figures [--out book/src/figures] [--check]
-//! cargo run --release -p visualizations -- timing  [--criterion target/criterion] [--out book/src/figures]
+//! cargo run --release -p visualizations -- timing  [--suite avl|kv|all] [--criterion target/criterion] [--out book/src/figures]
 //! ```
 //!
 //! `figures` regenerates every seeded figure; with `--check` it writes nothing
 //! and fails if any file on disk differs by a single byte. `timing` turns
-//! criterion's results into the timing figure, labelled with this machine;
-//! timings are not reproducible, so `--check` never looks at that file.
+//! criterion's results into the timing figures (and prints the README's
+//! tables), labelled with this machine; timings are not reproducible, so
+//! `--check` never looks at those files.
 //! `cargo xtask figures [--check | --timing]` calls these.
 
 mod avl_figures;
+mod kv_figures;
+mod kv_timing;
 mod plot;
 mod timing;
 
@@ -45,9 +48,12 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Draw the timing figure from criterion's results and print the README's
-    /// benchmark table (Markdown).
+    /// Draw the timing figures from criterion's results and print the
+    /// README's benchmark tables (Markdown).
     Timing {
+        /// Which benchmarks: `avl` (`--bench avl`), `kv` (`--bench kv`) or `all`.
+        #[arg(long, default_value = "all", value_parser = ["avl", "kv", "all"])]
+        suite: String,
         /// criterion's output directory.
         #[arg(long, default_value = "target/criterion")]
         criterion: PathBuf,
@@ -60,19 +66,40 @@ enum Command {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Figures { out, check } => figures(&out, check),
-        Command::Timing { criterion, out } => {
-            let svg = timing::render(&criterion)?;
-            write(&out.join(timing::FILE), &svg)?;
-            println!("wrote {}", out.join(timing::FILE).display());
-            println!();
-            print!("{}", timing::table(&criterion)?);
+        Command::Timing {
+            suite,
+            criterion,
+            out,
+        } => {
+            if suite != "kv" {
+                let svg = timing::render(&criterion)?;
+                write(&out.join(timing::FILE), &svg)?;
+                println!("wrote {}", out.join(timing::FILE).display());
+                println!();
+                print!("{}", timing::table(&criterion)?);
+            }
+            if suite != "avl" {
+                for (file, svg) in [
+                    (kv_timing::PUT_FILE, kv_timing::render_puts(&criterion)?),
+                    (
+                        kv_timing::RECOVERY_FILE,
+                        kv_timing::render_recovery(&criterion)?,
+                    ),
+                ] {
+                    write(&out.join(file), &svg)?;
+                    println!("wrote {}", out.join(file).display());
+                }
+                println!();
+                print!("{}", kv_timing::table(&criterion)?);
+            }
             Ok(())
         }
     }
 }
 
 fn figures(out: &Path, check: bool) -> Result<()> {
-    let figures = avl_figures::all();
+    let mut figures = avl_figures::all();
+    figures.extend(kv_figures::all());
     let bar = ProgressBar::new(figures.len() as u64).with_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
             .expect("valid template")

@@ -186,75 +186,114 @@ pub(crate) fn bar_chart(
     y: Axis,
     footer: &str,
 ) -> Result<String> {
+    bar_chart_with(title, categories, series, y, |v| format!("{v:.3}"), footer)
+}
+
+/// [`bar_chart`] with a formatter for the value printed on each bar, and a
+/// logarithmic value axis if `y.log` (bars then start at `y.range.0`).
+pub(crate) fn bar_chart_with(
+    title: &str,
+    categories: &[&str],
+    series: &[(&str, Vec<f64>)],
+    y: Axis,
+    value_label: fn(f64) -> String,
+    footer: &str,
+) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let (chart_area, footer_area) = root.split_vertically(SIZE.1 - FOOTER);
         let groups = categories.len() as f64;
-        let mut chart = build(&chart_area, title)?
-            .build_cartesian_2d(0f64..groups, y.range.0..y.range.1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .y_desc(y.label)
-            .y_label_formatter(&|v| number(*v))
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()
-            .map_err(err)?;
-        let width = 0.8 / series.len() as f64;
-        for (i, (label, values)) in series.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
-            let bars = values.iter().enumerate().map(|(g, &v)| {
-                let x0 = g as f64 + 0.1 + width * i as f64;
-                Rectangle::new([(x0, 0.0), (x0 + width * 0.92, v)], color.filled())
-            });
-            chart
-                .draw_series(bars)
-                .map_err(err)?
-                .label(*label)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
-                });
-            let values_text = values.iter().enumerate().map(|(g, &v)| {
-                let x = g as f64 + 0.1 + width * (i as f64 + 0.46);
-                Text::new(
-                    format!("{:.3}", v),
-                    (x, v),
-                    TextStyle::from(("sans-serif", 11).into_font()).pos(
-                        plotters::style::text_anchor::Pos::new(
-                            plotters::style::text_anchor::HPos::Center,
-                            plotters::style::text_anchor::VPos::Bottom,
-                        ),
-                    ),
-                )
-            });
-            chart.draw_series(values_text).map_err(err)?;
+        let mut builder = build(&chart_area, title)?;
+        if y.log {
+            let chart = builder
+                .build_cartesian_2d(0f64..groups, (y.range.0..y.range.1).log_scale())
+                .map_err(err)?;
+            draw_bars(chart, categories, series, &y, value_label)?;
+        } else {
+            let chart = builder
+                .build_cartesian_2d(0f64..groups, y.range.0..y.range.1)
+                .map_err(err)?;
+            draw_bars(chart, categories, series, &y, value_label)?;
         }
-        let category_style = TextStyle::from(("sans-serif", 14).into_font()).pos(
-            plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Top,
-            ),
-        );
-        chart
-            .draw_series(categories.iter().enumerate().map(|(g, c)| {
-                EmptyElement::at((g as f64 + 0.5, y.range.0))
-                    + Text::new(c.to_string(), (0, 8), category_style.clone())
-            }))
-            .map_err(err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font(("sans-serif", 13).into_font())
-            .draw()
-            .map_err(err)?;
         draw_footer(&footer_area, footer)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+fn draw_bars<'a, 'b: 'a, Y>(
+    mut chart: ChartContext<
+        'a,
+        SVGBackend<'b>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, Y>,
+    >,
+    categories: &[&str],
+    series: &[(&str, Vec<f64>)],
+    y: &Axis,
+    value_label: fn(f64) -> String,
+) -> Result<()>
+where
+    Y: plotters::coord::ranged1d::Ranged<ValueType = f64>
+        + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc(y.label)
+        .y_label_formatter(&|v| number(*v))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(err)?;
+    let width = 0.8 / series.len() as f64;
+    let base = y.range.0;
+    for (i, (label, values)) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let bars = values.iter().enumerate().map(|(g, &v)| {
+            let x0 = g as f64 + 0.1 + width * i as f64;
+            Rectangle::new([(x0, base), (x0 + width * 0.92, v)], color.filled())
+        });
+        chart
+            .draw_series(bars)
+            .map_err(err)?
+            .label(*label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
+        let values_text = values.iter().enumerate().map(|(g, &v)| {
+            let x = g as f64 + 0.1 + width * (i as f64 + 0.46);
+            Text::new(
+                value_label(v),
+                (x, v),
+                TextStyle::from(("sans-serif", 11).into_font()).pos(
+                    plotters::style::text_anchor::Pos::new(
+                        plotters::style::text_anchor::HPos::Center,
+                        plotters::style::text_anchor::VPos::Bottom,
+                    ),
+                ),
+            )
+        });
+        chart.draw_series(values_text).map_err(err)?;
+    }
+    let category_style = TextStyle::from(("sans-serif", 14).into_font()).pos(
+        plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Top,
+        ),
+    );
+    chart
+        .draw_series(categories.iter().enumerate().map(|(g, c)| {
+            EmptyElement::at((g as f64 + 0.5, base))
+                + Text::new(c.to_string(), (0, 8), category_style.clone())
+        }))
+        .map_err(err)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(180, 180, 180))
+        .label_font(("sans-serif", 13).into_font())
+        .draw()
+        .map_err(err)?;
+    Ok(())
 }

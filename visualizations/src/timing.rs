@@ -120,7 +120,7 @@ fn nanos(t: f64) -> String {
 }
 
 /// The machine, as the kernel reports it.
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
