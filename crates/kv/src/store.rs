@@ -924,6 +924,11 @@ impl<S: Storage> Store<S> {
     }
     // ANCHOR_END: keys_at
 
+    /// The options the store was opened with.
+    pub fn options(&self) -> Options {
+        self.options
+    }
+
     /// Counters; see [`Stats`].
     pub fn stats(&self) -> Stats {
         Stats {

@@ -250,3 +250,49 @@ fn sigkill_loses_no_acknowledged_set() {
         );
     }
 }
+
+fn set(key: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut request = format!("*3\r\n$3\r\nSET\r\n${}\r\n", key.len()).into_bytes();
+    request.extend_from_slice(key);
+    request.extend_from_slice(format!("\r\n${}\r\n", value.len()).as_bytes());
+    request.extend_from_slice(value);
+    request.extend_from_slice(b"\r\n");
+    request
+}
+
+/// Pipelined SETs are written as one batch (`server.rs`, `set_all`), but
+/// each still gets its own reply, in order, interleaved correctly with the
+/// other commands; an oversized key among them fails alone.
+#[test]
+fn pipelined_sets_reply_in_order_and_fail_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut c = TcpStream::connect(&server.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+
+    let mut request = Vec::new();
+    for (key, value) in [(&b"a"[..], &b"1"[..]), (b"b", b"2"), (b"a", b"3")] {
+        request.extend(set(key, value));
+    }
+    request.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n");
+    request.extend(set(b"c", b"4"));
+    exchange(&mut c, &request, b"+OK\r\n+OK\r\n+OK\r\n$1\r\n3\r\n+OK\r\n");
+
+    // The default key limit is 4 KiB: the middle SET is refused, alone.
+    let mut request = set(b"d", b"5");
+    request.extend(set(&[b'k'; 5000], b"x"));
+    request.extend(set(b"e", b"6"));
+    c.write_all(&request).unwrap();
+    let mut replies = String::new();
+    let mut reader = BufReader::new(c.try_clone().unwrap());
+    for _ in 0..3 {
+        reader.read_line(&mut replies).unwrap();
+    }
+    assert_eq!(
+        replies,
+        "+OK\r\n-ERR key of 5000 bytes is longer than the limit of 4096 (Options::key_len_max)\r\n+OK\r\n"
+    );
+    exchange(&mut c, b"DBSIZE\r\n", b":5\r\n");
+    drop((c, reader));
+    server.interrupt();
+}
