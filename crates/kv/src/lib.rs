@@ -1,10 +1,10 @@
 //! A log-structured key-value store, indexed by the AVL map of Part I.
 //!
-//! This crate is Part II of the [Strata book](https://github.com/strata-db/strata),
-//! and it is being built bottom-up. What exists today:
+//! This crate is Part II of the [Strata book](https://github.com/strata-db/strata):
 //!
 //! - [`Store`]: numbered append-only segments and an
-//!   [`avl::AvlMap`] index from keys to record locations; `get`, `put`,
+//!   [`avl::AvlMap`] index from keys to record locations (keys of up to 22
+//!   bytes stored inside the tree's nodes); `get`, `put`,
 //!   `delete`, `scan` in key order, atomic [`WriteBatch`]es, two
 //!   [`Durability`] modes with group commit, and recovery that cuts a torn
 //!   tail (or an uncommitted batch) off the newest segment and reports any
@@ -75,6 +75,7 @@
 
 mod error;
 mod hint;
+mod key;
 pub mod record;
 pub mod resp;
 pub mod server;

@@ -37,6 +37,8 @@ use std::time::{Duration, Instant};
 
 use avl::AvlMap;
 
+use crate::key::Key;
+
 use crate::error::{Error, Result};
 use crate::hint::{self, Hint};
 use crate::record::{self, DecodeError, Kind, Limits, Record};
@@ -172,6 +174,8 @@ pub struct Stats {
 // ANCHOR: store
 struct Writer {
     segment: u32,
+    /// `segment_name(segment)`, kept rather than formatted per write.
+    name: String,
     segment_len: u64,
     next_seq: u64,
 }
@@ -193,7 +197,7 @@ struct SyncState {
 pub struct Store<S: Storage> {
     storage: S,
     options: Options,
-    index: RwLock<AvlMap<Vec<u8>, Location>>,
+    index: RwLock<AvlMap<Key, Location>>,
     writer: Mutex<Writer>,
     sync_state: Mutex<SyncState>,
     synced: Condvar,
@@ -237,13 +241,13 @@ struct Replay {
     /// tree insertion in random key order per record, which at 10⁶ keys is
     /// several times slower (each insertion walks ~20 nodes scattered in
     /// memory).
-    ops: Vec<(Vec<u8>, Option<Location>)>,
+    ops: Vec<(Key, Option<Location>)>,
     stats: Stats,
     next_seq: u64,
 }
 
 impl Replay {
-    fn apply(&mut self, key: Vec<u8>, location: Option<Location>) {
+    fn apply(&mut self, key: Key, location: Option<Location>) {
         self.ops.push((key, location));
     }
 
@@ -251,12 +255,12 @@ impl Replay {
     /// Builds the index from the replayed operations: the last operation
     /// on each key decides whether and where it lives. Counts live and dead
     /// bytes as applying the operations one by one would.
-    fn finish(&mut self) -> AvlMap<Vec<u8>, Location> {
+    fn finish(&mut self) -> AvlMap<Key, Location> {
         let mut ops = std::mem::take(&mut self.ops);
         // Stable: a key's operations stay in log order.
         ops.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut live: Vec<(Vec<u8>, Location)> = Vec::with_capacity(ops.len());
-        let mut current: Option<(Vec<u8>, Option<Location>)> = None;
+        let mut live: Vec<(Key, Location)> = Vec::with_capacity(ops.len());
+        let mut current: Option<(Key, Option<Location>)> = None;
         for (key, location) in ops {
             let old = match current.take() {
                 Some((current_key, old)) if current_key == key => old,
@@ -349,6 +353,7 @@ impl<S: Storage> Store<S> {
             index: RwLock::new(index),
             writer: Mutex::new(Writer {
                 segment: active,
+                name: segment_name(active),
                 segment_len: active_len,
                 next_seq: replay.next_seq,
             }),
@@ -426,17 +431,13 @@ impl<S: Storage> Store<S> {
 
     /// Sets `key` to `value`.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut batch = WriteBatch::new();
-        batch.put(key, value);
-        self.write(batch, false).map(|_| ())
+        self.write(&[(key, Some(value))], false).map(|_| ())
     }
 
     /// Removes `key`; returns whether it was present (the delete is logged
     /// either way).
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
-        let mut batch = WriteBatch::new();
-        batch.delete(key);
-        self.write(batch, false)
+        self.write(&[(key, None)], false)
     }
 
     /// Applies every operation of `batch`, or after a crash none of them.
@@ -444,7 +445,12 @@ impl<S: Storage> Store<S> {
         if batch.is_empty() {
             return Ok(());
         }
-        self.write(batch, true).map(|_| ())
+        let ops: Vec<(&[u8], Option<&[u8]>)> = batch
+            .ops
+            .iter()
+            .map(|(key, value)| (key.as_slice(), value.as_deref()))
+            .collect();
+        self.write(&ops, true).map(|_| ())
     }
 
     fn check_sizes(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
@@ -467,9 +473,9 @@ impl<S: Storage> Store<S> {
 
     // ANCHOR: write
     /// Logs and applies `batch`; returns whether its first key was present.
-    fn write(&self, batch: WriteBatch, atomic: bool) -> Result<bool> {
-        for (key, value) in &batch.ops {
-            self.check_sizes(key, value.as_deref())?;
+    fn write(&self, ops: &[(&[u8], Option<&[u8]>)], atomic: bool) -> Result<bool> {
+        for &(key, value) in ops {
+            self.check_sizes(key, value)?;
         }
         if self.failed.load(Ordering::Acquire) {
             return Err(Error::Failed);
@@ -479,8 +485,8 @@ impl<S: Storage> Store<S> {
             let mut writer = lock(&self.writer);
             let seq = writer.next_seq;
             let mut bytes = Vec::new();
-            let mut starts = Vec::with_capacity(batch.ops.len());
-            for (key, value) in &batch.ops {
+            let mut starts = Vec::with_capacity(ops.len());
+            for &(key, value) in ops {
                 starts.push(bytes.len());
                 let kind = match (value.is_some(), atomic) {
                     (true, false) => Kind::Put,
@@ -488,7 +494,7 @@ impl<S: Storage> Store<S> {
                     (true, true) => Kind::BatchPut,
                     (false, true) => Kind::BatchDelete,
                 };
-                let value = value.as_deref().unwrap_or_default();
+                let value = value.unwrap_or_default();
                 Record {
                     seq,
                     kind,
@@ -518,12 +524,11 @@ impl<S: Storage> Store<S> {
                 // the log unwritable at its end: stop accepting writes.
                 self.rotate(&mut writer).inspect_err(|_| self.fail())?;
             }
-            let name = segment_name(writer.segment);
             // A failed append may have written part of the record, which
             // the next write would bury mid-segment: stop accepting writes.
             let offset = self
                 .storage
-                .append(&name, &bytes)
+                .append(&writer.name, &bytes)
                 .inspect_err(|_| self.fail())?;
             writer.next_seq += 1;
             writer.segment_len = offset + bytes.len() as u64;
@@ -531,7 +536,7 @@ impl<S: Storage> Store<S> {
             let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
             let mut stats = lock(&self.stats);
             stats.dead_bytes += commit_len as u64;
-            for (i, (key, value)) in batch.ops.iter().enumerate() {
+            for (i, &(key, value)) in ops.iter().enumerate() {
                 let next = starts
                     .get(i + 1)
                     .copied()
@@ -545,11 +550,11 @@ impl<S: Storage> Store<S> {
                             offset: offset + starts[i] as u64,
                             len,
                         };
-                        index.insert(key.clone(), location)
+                        index.insert(Key::from(key), location)
                     }
                     None => {
                         stats.dead_bytes += u64::from(len);
-                        index.remove(key.as_slice())
+                        index.remove(key)
                     }
                 };
                 if i == 0 {
@@ -593,6 +598,7 @@ impl<S: Storage> Store<S> {
         self.storage.append(&segment_name(next), &[])?;
         self.storage.sync_dir().inspect_err(|_| self.fail())?;
         writer.segment = next;
+        writer.name = segment_name(next);
         writer.segment_len = 0;
         lock(&self.stats).segments += 1;
         Ok(())
@@ -702,10 +708,11 @@ impl<S: Storage> Store<S> {
                 }
                 let next: Vec<(Vec<u8>, Location)> = {
                     let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
+                    let bytes = (bounds.0.map(Vec::as_slice), bounds.1.map(Vec::as_slice));
                     index
-                        .range::<Vec<u8>, _>(bounds)
+                        .range::<[u8], _>(bytes)
                         .take(SCAN_CHUNK)
-                        .map(|(k, l)| (k.clone(), *l))
+                        .map(|(k, l)| (k.as_bytes().to_vec(), *l))
                         .collect()
                 };
                 exhausted = next.len() < SCAN_CHUNK;
@@ -758,7 +765,7 @@ impl<S: Storage> Store<S> {
             let live: Vec<(Vec<u8>, Location)> = index
                 .iter()
                 .filter(|(_, location)| sealed.contains(&location.segment))
-                .map(|(key, location)| (key.clone(), *location))
+                .map(|(key, location)| (key.as_bytes().to_vec(), *location))
                 .collect();
             (live, (writer.segment, writer.segment_len))
         };
@@ -857,8 +864,8 @@ impl<S: Storage> Store<S> {
             self.storage.rename(&temp, &segment_name(oldest))?;
             // The file under the index has changed: follow it at once.
             for (key, old, new) in moved {
-                if index.get(&key) == Some(&old) {
-                    index.insert(key, new);
+                if index.get(key.as_slice()) == Some(&old) {
+                    index.insert(Key::from(key), new);
                 }
             }
         }
@@ -918,7 +925,12 @@ impl<S: Storage> Store<S> {
     /// end is reached. O(log n + count), through the index's ranks.
     pub fn keys_at(&self, cursor: usize, count: usize) -> (Vec<Vec<u8>>, usize) {
         let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
-        let keys: Vec<Vec<u8>> = index.keys().skip(cursor).take(count).cloned().collect();
+        let keys: Vec<Vec<u8>> = index
+            .keys()
+            .skip(cursor)
+            .take(count)
+            .map(|key| key.as_bytes().to_vec())
+            .collect();
         let next = cursor + keys.len();
         (keys, if next >= index.len() { 0 } else { next })
     }
@@ -1015,7 +1027,7 @@ fn load_hint<S: Storage>(
             len: entry.len,
         };
         live += u64::from(entry.len);
-        replay.apply(entry.key, Some(location));
+        replay.apply(Key::from(entry.key), Some(location));
     }
     replay.stats.dead_bytes += segment_len.saturating_sub(live);
     replay.stats.recovered_bytes += segment_len;
@@ -1041,7 +1053,7 @@ fn replay_segment<S: Storage>(
     // A batch's records wait here until its commit.
     // Batch records since `pending_start` (contiguous up to `offset`): the
     // key, where a put lives, and the record's length.
-    let mut pending: Vec<(Vec<u8>, Option<Location>, usize)> = Vec::new();
+    let mut pending: Vec<(Key, Option<Location>, usize)> = Vec::new();
     let mut pending_seq = None;
     let mut pending_start = 0usize;
     let mut sealed = false;
@@ -1127,10 +1139,10 @@ fn replay_segment<S: Storage>(
         }
         // ANCHOR: replay_kinds
         match record.kind {
-            Kind::Put => replay.apply(record.key.to_vec(), Some(location)),
+            Kind::Put => replay.apply(Key::from(record.key), Some(location)),
             Kind::Delete => {
                 replay.stats.dead_bytes += len as u64;
-                replay.apply(record.key.to_vec(), None);
+                replay.apply(Key::from(record.key), None);
             }
             Kind::BatchPut | Kind::BatchDelete => {
                 if pending_seq.is_none() {
@@ -1138,7 +1150,7 @@ fn replay_segment<S: Storage>(
                 }
                 pending_seq = Some(record.seq);
                 let location = record.kind.is_put().then_some(location);
-                pending.push((record.key.to_vec(), location, len));
+                pending.push((Key::from(record.key), location, len));
             }
             Kind::Seal => {
                 if record.value != (offset as u64).to_le_bytes() {

@@ -87,3 +87,63 @@ fn writers_readers_and_compaction_agree() {
         assert_eq!(value, rounds.to_le_bytes(), "{key:?}");
     }
 }
+
+/// `scan` takes the index 128 entries at a time, so writers run between
+/// its chunks. Keys present for the whole scan must still come back exactly
+/// once each, in order, with their values, while other keys between them
+/// are inserted and deleted and compaction moves records.
+#[test]
+fn a_scan_returns_every_stable_key_once_while_others_change() {
+    let options = Options {
+        durability: Durability::Never,
+        segment_size_bytes: 8 << 10,
+        ..Options::default()
+    };
+    let store = Store::open(SimDisk::new(), options).unwrap();
+    let stable = |i: u32| format!("k-{i:05}-s").into_bytes();
+    let churn = |i: u32| format!("k-{i:05}-t").into_bytes();
+    let count = 1_000;
+    assert!(count as usize > 5 * kv::SCAN_CHUNK);
+    for i in 0..count {
+        store.put(&stable(i), &i.to_le_bytes()).unwrap();
+    }
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (store, done) = (&store, &done);
+        scope.spawn(move || {
+            let mut round = 0u32;
+            while !done.load(Ordering::Acquire) {
+                for i in (round % 7..count).step_by(7) {
+                    if round.is_multiple_of(2) {
+                        store.put(&churn(i), b"churn").unwrap();
+                    } else {
+                        store.delete(&churn(i)).unwrap();
+                    }
+                }
+                if round % 5 == 4 {
+                    store.compact().unwrap();
+                }
+                round += 1;
+            }
+        });
+        for _ in 0..20 {
+            let mut seen = Vec::new();
+            let mut previous: Option<Vec<u8>> = None;
+            for entry in store.scan(..) {
+                let (key, value) = entry.unwrap();
+                if let Some(previous) = &previous {
+                    assert!(previous < &key, "keys in strictly increasing order");
+                }
+                previous = Some(key.clone());
+                if key.ends_with(b"-s") {
+                    let i = seen.len() as u32;
+                    assert_eq!(key, stable(i), "stable key {i} once, in order");
+                    assert_eq!(value, i.to_le_bytes());
+                    seen.push(key);
+                }
+            }
+            assert_eq!(seen.len(), count as usize);
+        }
+        done.store(true, Ordering::Release);
+    });
+}

@@ -633,6 +633,7 @@ fn exercise_a_failed_fsync_stops_writes_but_not_reads() {
     failing.store(false, Ordering::SeqCst);
     assert!(matches!(store.put(b"c", b"3"), Err(Error::Failed)));
     assert!(matches!(store.sync(), Err(Error::Failed)));
+    assert!(matches!(store.compact(), Err(Error::Failed)));
     drop(store);
     disk.crash(Crash::DropUnsynced);
     let store = Store::open(disk, Options::default()).unwrap();

@@ -137,6 +137,7 @@ fn run(durability: Durability, ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Sync => {
                 store.sync().unwrap();
                 history = vec![model.clone()];
+                check_stats(&store, &disk)?;
                 continue;
             }
             Op::Compact => {
@@ -157,6 +158,7 @@ fn run(durability: Durability, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     model.clone(),
                     "a process crash loses nothing"
                 );
+                check_stats(&store, &disk)?;
                 continue;
             }
             Op::PowerLoss { torn, seed } => {
@@ -183,6 +185,7 @@ fn run(durability: Durability, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     }
                 }
                 history = vec![model.clone()];
+                check_stats(&store, &disk)?;
                 continue;
             }
         }
