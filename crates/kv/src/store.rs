@@ -70,9 +70,11 @@ pub struct Options {
     pub key_len_max: u32,
     /// Longest value accepted, in bytes.
     pub value_len_max: u32,
-    /// Open a damaged store anyway: skip records that fail their checksum
-    /// (resuming at the next record that decodes) and accept older segments
-    /// without their seal, counting each in [`Stats::repairs`]. Keys whose
+    /// Open a damaged store anyway: skip records that fail to decode
+    /// (checksum, length or kind), resuming at the next record that decodes,
+    /// and accept older segments without their seal, counting each in
+    /// [`Stats::repairs`]. In the newest segment, damage with nothing valid
+    /// after it is cut as a torn tail ([`Stats::truncated_bytes`]). Keys whose
     /// newest record was skipped read as their previous value, or absent.
     /// Off by default: damage is then an error.
     pub repair: bool,
@@ -157,7 +159,9 @@ pub struct Stats {
     pub dead_bytes: u64,
     /// Segment files.
     pub segments: u64,
-    /// Bytes replayed by the last open.
+    /// Bytes of segments the last open recovered, replayed or (for a
+    /// segment with a valid hint file) accounted for by its hint without
+    /// being read.
     pub recovered_bytes: u64,
     /// Bytes of torn tail (or uncommitted batch) cut off by the last open.
     pub truncated_bytes: u64,
@@ -1224,5 +1228,16 @@ fn is_empty_range((start, end): (Bound<&Vec<u8>>, Bound<&Vec<u8>>)) -> bool {
         (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
         (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => s > e,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The engines chapter's memory estimate: one index node per key.
+    #[test]
+    fn an_index_node_takes_64_bytes() {
+        assert_eq!(AvlMap::<Key, Location>::NODE_BYTES, 64);
     }
 }
