@@ -5,10 +5,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::plot::{Axis, PALETTE, Series, bar_chart_with, line_chart};
-use crate::timing::machine;
+use crate::timing::{self, machine};
 
 /// File name of the put-throughput figure.
 pub(crate) const PUT_FILE: &str = "kv-put-throughput.svg";
@@ -19,25 +19,11 @@ const ENGINES: [&str; 4] = ["strata", "redb", "sled", "fjall"];
 const RECOVERY: [&str; 5] = ["strata-log", "strata-hints", "redb", "sled", "fjall"];
 const RECOVERY_SIZES: [u64; 3] = [10_000, 100_000, 1_000_000];
 
-/// Criterion's mean time per iteration (ns) and its throughput per
+/// Criterion's mean time per iteration (ns) and its elements and bytes per
 /// iteration, for benchmark `id` (a path under `criterion`).
 fn estimate(criterion: &Path, id: &str) -> Result<(f64, Option<f64>, Option<f64>)> {
-    let dir = criterion.join(id);
-    let estimates = std::fs::read_to_string(dir.join("new/estimates.json")).with_context(|| {
-        format!(
-            "no criterion results in {}: run `cargo bench -p benches --bench kv` first",
-            dir.display()
-        )
-    })?;
-    let benchmark = std::fs::read_to_string(dir.join("new/benchmark.json"))?;
-    let estimates: serde_json::Value = serde_json::from_str(&estimates)?;
-    let benchmark: serde_json::Value = serde_json::from_str(&benchmark)?;
-    let mean = estimates["mean"]["point_estimate"]
-        .as_f64()
-        .context("estimates.json: mean.point_estimate")?;
-    let elements = benchmark["throughput"]["Elements"].as_f64();
-    let bytes = benchmark["throughput"]["Bytes"].as_f64();
-    Ok((mean, elements, bytes))
+    let e = timing::estimate(criterion, id, "kv")?;
+    Ok((e.mean, e.elements, e.bytes))
 }
 
 /// Operations per second of benchmark `id` (elements per second).

@@ -22,13 +22,21 @@ const GROUPS: [(&str, &str); 5] = [
     ("range-random", "range (100 keys)"),
 ];
 
-/// Mean time per element, in nanoseconds, of one benchmark: criterion's mean
-/// per iteration divided by the elements per iteration it reports.
-fn nanos_per_element(criterion: &Path, group: &str, map: &str, n: u64) -> Result<f64> {
-    let dir = criterion.join(group).join(map).join(n.to_string());
+/// One criterion result: the mean time per iteration in nanoseconds, and the
+/// elements and bytes per iteration it was told to count (its throughput).
+pub(crate) struct Estimate {
+    pub(crate) mean: f64,
+    pub(crate) elements: Option<f64>,
+    pub(crate) bytes: Option<f64>,
+}
+
+/// Reads benchmark `id` (a path under `criterion`, e.g. `kv-get/strata`);
+/// `bench` names the `cargo bench` target to suggest when it is missing.
+pub(crate) fn estimate(criterion: &Path, id: &str, bench: &str) -> Result<Estimate> {
+    let dir = criterion.join(id);
     let estimates = std::fs::read_to_string(dir.join("new/estimates.json")).with_context(|| {
         format!(
-            "no criterion results in {}: run `cargo bench -p benches --bench avl` first",
+            "no criterion results in {}: run `cargo bench -p benches --bench {bench}` first",
             dir.display()
         )
     })?;
@@ -38,8 +46,18 @@ fn nanos_per_element(criterion: &Path, group: &str, map: &str, n: u64) -> Result
     let mean = estimates["mean"]["point_estimate"]
         .as_f64()
         .context("estimates.json: mean.point_estimate")?;
-    let elements = benchmark["throughput"]["Elements"].as_f64().unwrap_or(1.0);
-    Ok(mean / elements)
+    Ok(Estimate {
+        mean,
+        elements: benchmark["throughput"]["Elements"].as_f64(),
+        bytes: benchmark["throughput"]["Bytes"].as_f64(),
+    })
+}
+
+/// Mean time per element, in nanoseconds, of one benchmark: criterion's mean
+/// per iteration divided by the elements per iteration it reports.
+fn nanos_per_element(criterion: &Path, group: &str, map: &str, n: u64) -> Result<f64> {
+    let e = estimate(criterion, &format!("{group}/{map}/{n}"), "avl")?;
+    Ok(e.mean / e.elements.unwrap_or(1.0))
 }
 
 /// The operations of the README table, by criterion group stem.
