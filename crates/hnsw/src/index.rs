@@ -1,0 +1,993 @@
+//! The HNSW index: a hierarchy of proximity graphs searched greedily from
+//! the top (Malkov & Yashunin, arXiv:1603.09320).
+//!
+//! Each node is one inserted vector. A node drawn at level `L` lives on
+//! layers `0..=L`; the upper layers hold exponentially fewer nodes, like the
+//! express lanes of a skip list, and a search walks down them to a good
+//! starting point on layer 0, where every node lives.
+//!
+//! # Invariants
+//!
+//! Structure (checked by [`Hnsw::check_invariants`]):
+//!
+//! 1. **Degree.** A node has at most `m0` neighbours on layer 0 and at most
+//!    `m` on every layer above.
+//! 2. **Links are sane.** No node links to itself or twice to the same node;
+//!    every neighbour on layer `l` lives on layer `l` or above.
+//! 3. **Entry point.** The entry point is a node of the highest level.
+//! 4. **Ids.** Every live id maps to exactly one node, which holds that id
+//!    and is not removed; removed nodes (tombstones) keep their vector and
+//!    links until [`Hnsw::compact`].
+//! 5. **Reachability.** Every live node can be reached from the entry point
+//!    by following layer-0 links (through tombstones too).
+//!
+//! Invariant 5 does not come for free: when a node with too many
+//! neighbours prunes its list, it may drop the only link to some node,
+//! which then can never be found (with small `m`, or many equal vectors,
+//! the model test finds such cases within a few inserts). So the index keeps
+//! a spanning tree inside the layer-0 links: every node but the entry point
+//! has a *parent* that links to it, and pruning never drops a link to a
+//! child. A node takes as parent its nearest new neighbour that has fewer
+//! than `m0` children; a new entry point becomes the parent of the old one.
+//!
+//! Search (not checked by the checker, tested by the tests): results are
+//! live, sorted by distance then id, unique, and `min(k, live)` long when
+//! the graph is connected (invariant 5) — a filter can only shorten them
+//! to the number of items it allows.
+//!
+//! Deliberately not guaranteed: that a result is the true nearest
+//! neighbour. That is what `ef` trades against speed, and what
+//! [`crate::recall_at_k`] measures.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Mutex, PoisonError};
+
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+
+use crate::error::{Error, Result};
+use crate::flat::{Neighbor, by_distance_then_id};
+use crate::metric::Metric;
+use crate::vector::prepare;
+use crate::visited::Visited;
+
+/// Highest level a node is given (the geometric law makes higher levels
+/// vanishingly rare: P(level ≥ 32) = m^-32).
+pub const LEVEL_MAX: usize = 32;
+/// Largest `m` or `m0` accepted.
+pub const DEGREE_MAX: usize = 4_096;
+/// The parent of the spanning tree's root.
+pub(crate) const NO_PARENT: u32 = u32::MAX;
+
+// ANCHOR: selection
+/// How a node chooses its neighbours among the candidates a search found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// The paper's Algorithm 3: the nearest candidates.
+    Simple,
+    /// The paper's Algorithm 4: a candidate is kept only if it is at least
+    /// as close to the new node as to every neighbour kept so far, so that
+    /// links point in different directions (and bridge clusters).
+    Heuristic {
+        /// Also consider the candidates' own neighbours.
+        extend_candidates: bool,
+        /// Fill the remaining slots with the nearest discarded candidates.
+        keep_pruned: bool,
+    },
+}
+// ANCHOR_END: selection
+
+// ANCHOR: params
+/// Construction parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    /// Neighbours chosen for a new node on each layer, and the most a node
+    /// keeps on layers above 0 (the paper's `M` and `M_max`). At least 2.
+    pub m: usize,
+    /// The most neighbours a node keeps on layer 0 (`M_max0`), at least `m`.
+    pub m0: usize,
+    /// Candidates kept by the search that finds a new node's neighbours.
+    pub ef_construction: usize,
+    /// The paper's `m_L`: a node's level is ⌊−ln(U) · m_L⌋ for U uniform in
+    /// (0, 1], so P(level ≥ l) = e^(−l / m_L).
+    pub level_multiplier: f64,
+    /// Seed of the level draws: the same seed and inserts give the same graph.
+    pub seed: u64,
+    /// How neighbours are chosen.
+    pub selection: Selection,
+}
+// ANCHOR_END: params
+
+impl Params {
+    /// The paper's recommended defaults for `m`: `m0 = 2m`,
+    /// `ef_construction = 200`, `m_L = 1 / ln m` (so P(level ≥ l) = m^−l),
+    /// seed 0, and the heuristic without its two options (as hnswlib).
+    pub fn new(m: usize) -> Params {
+        Params {
+            m,
+            m0: 2 * m,
+            ef_construction: 200,
+            level_multiplier: 1.0 / (m as f64).ln(),
+            seed: 0,
+            selection: Selection::Heuristic {
+                extend_candidates: false,
+                keep_pruned: false,
+            },
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let invalid = |message: String| Err(Error::InvalidParameter(message));
+        if self.m < 2 {
+            return invalid(format!("m = {} but must be at least 2", self.m));
+        }
+        if self.m0 < self.m {
+            return invalid(format!(
+                "m0 = {} but must be at least m = {}",
+                self.m0, self.m
+            ));
+        }
+        if self.m0 > DEGREE_MAX {
+            return invalid(format!("m0 = {} exceeds {DEGREE_MAX}", self.m0));
+        }
+        if self.ef_construction == 0 {
+            return invalid("ef_construction must be at least 1".into());
+        }
+        if !(self.level_multiplier.is_finite() && self.level_multiplier > 0.0) {
+            return invalid(format!(
+                "level_multiplier = {} but must be finite and positive",
+                self.level_multiplier
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A node and its distance to some base vector, ordered by distance then
+/// node number (a total order, so ties break the same way every run).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Scored {
+    distance: f32,
+    node: u32,
+}
+
+impl Eq for Scored {}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.distance
+            .total_cmp(&other.distance)
+            .then(self.node.cmp(&other.node))
+    }
+}
+
+/// A broken invariant, as found by [`Hnsw::check_invariants`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Which invariant of the module docs (1–5; 0 for internal bookkeeping).
+    pub invariant: u8,
+    /// What exactly is wrong, naming the node and the numbers.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invariant {} broken: {}", self.invariant, self.detail)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// An HNSW index over vectors of one dimension, under one metric.
+#[derive(Debug)]
+pub struct Hnsw {
+    pub(crate) params: Params,
+    pub(crate) metric: Metric,
+    pub(crate) dimension: usize,
+    /// Node `i`'s vector is `vectors[i * dimension..][..dimension]`.
+    pub(crate) vectors: Vec<f32>,
+    /// The user's id of each node.
+    pub(crate) ids: Vec<u64>,
+    /// Each node's level.
+    pub(crate) levels: Vec<u8>,
+    /// Tombstones.
+    pub(crate) removed: Vec<bool>,
+    /// Layer-0 links: node `i`'s slot is `layer0[i * (m0 + 1)..][..m0 + 1]`,
+    /// holding the count, then the neighbours.
+    pub(crate) layer0: Vec<u32>,
+    /// Links above layer 0: node `i`'s layer `l ≥ 1` slot is
+    /// `upper[i][(l - 1) * (m + 1)..][..m + 1]`, count first.
+    pub(crate) upper: Vec<Vec<u32>>,
+    pub(crate) entry: Option<u32>,
+    /// Each node's parent in the layer-0 spanning tree ([`NO_PARENT`] for
+    /// the entry point); derived from the links, so not saved.
+    pub(crate) parent: Vec<u32>,
+    /// How many nodes have each node as parent (at most `m0`).
+    pub(crate) children: Vec<u32>,
+    /// Live ids only.
+    pub(crate) by_id: HashMap<u64, u32>,
+    rng: ChaCha8Rng,
+    /// Visited sets for concurrent searches, reused.
+    visited: Mutex<Vec<Visited>>,
+}
+
+impl Hnsw {
+    /// An empty index.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] if `dimension` is 0 or `params` are out
+    /// of range (`m < 2`, `m0 < m`, `ef_construction == 0`, a non-positive
+    /// level multiplier).
+    pub fn new(metric: Metric, dimension: usize, params: Params) -> Result<Hnsw> {
+        params.validate()?;
+        if dimension == 0 {
+            return Err(Error::InvalidParameter(
+                "dimension must be at least 1".into(),
+            ));
+        }
+        Ok(Hnsw {
+            params,
+            metric,
+            dimension,
+            vectors: Vec::new(),
+            ids: Vec::new(),
+            levels: Vec::new(),
+            removed: Vec::new(),
+            layer0: Vec::new(),
+            upper: Vec::new(),
+            entry: None,
+            parent: Vec::new(),
+            children: Vec::new(),
+            by_id: HashMap::new(),
+            rng: ChaCha8Rng::seed_from_u64(params.seed),
+            visited: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The construction parameters.
+    pub fn params(&self) -> Params {
+        self.params
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// Components per vector.
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    /// Number of live items.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether there are no live items.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Number of nodes, removed ones included (until [`Hnsw::compact`]).
+    pub fn nodes(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether `id` is live.
+    pub fn contains(&self, id: u64) -> bool {
+        self.by_id.contains_key(&id)
+    }
+
+    /// The stored vector of `id` (normalised under cosine).
+    pub fn vector(&self, id: u64) -> Option<&[f32]> {
+        self.by_id.get(&id).map(|&node| self.vector_of(node))
+    }
+
+    /// The ids `id` links to on `layer`, in link order; `None` if `id` is
+    /// not live or does not reach that layer. Links to removed nodes show
+    /// their (former) ids.
+    pub fn links(&self, id: u64, layer: usize) -> Option<Vec<u64>> {
+        let &node = self.by_id.get(&id)?;
+        if layer > self.levels[node as usize] as usize {
+            return None;
+        }
+        Some(
+            self.neighbors(node, layer)
+                .iter()
+                .map(|&n| self.ids[n as usize])
+                .collect(),
+        )
+    }
+
+    /// The level of live item `id` (it lives on layers `0..=level`).
+    pub fn level(&self, id: u64) -> Option<usize> {
+        self.by_id
+            .get(&id)
+            .map(|&node| self.levels[node as usize] as usize)
+    }
+
+    /// The id at the entry point (possibly removed: it stays the entry
+    /// until [`Hnsw::compact`]).
+    pub fn entry_point(&self) -> Option<u64> {
+        self.entry.map(|node| self.ids[node as usize])
+    }
+
+    /// Each node's level, in insertion order (removed nodes included).
+    pub fn levels(&self) -> &[u8] {
+        &self.levels
+    }
+
+    /// Bytes of the vectors and links (what the index itself holds,
+    /// without the id map and allocator overhead).
+    pub fn memory_bytes(&self) -> usize {
+        let links: usize = self.upper.iter().map(Vec::len).sum::<usize>() + self.layer0.len();
+        self.vectors.len() * 4 + links * 4 + self.ids.len() * (8 + 1 + 1)
+    }
+
+    pub(crate) fn set_rng(&mut self, rng: ChaCha8Rng) {
+        self.rng = rng;
+    }
+
+    pub(crate) fn vector_of(&self, node: u32) -> &[f32] {
+        let start = node as usize * self.dimension;
+        &self.vectors[start..start + self.dimension]
+    }
+
+    fn distance_to(&self, query: &[f32], node: u32) -> f32 {
+        self.metric.distance(query, self.vector_of(node))
+    }
+
+    /// Node `node`'s neighbours on `layer`.
+    pub(crate) fn neighbors(&self, node: u32, layer: usize) -> &[u32] {
+        let slot = if layer == 0 {
+            let stride = self.params.m0 + 1;
+            &self.layer0[node as usize * stride..][..stride]
+        } else {
+            let stride = self.params.m + 1;
+            &self.upper[node as usize][(layer - 1) * stride..][..stride]
+        };
+        &slot[1..=slot[0] as usize]
+    }
+
+    fn set_neighbors(&mut self, node: u32, layer: usize, neighbors: &[u32]) {
+        let slot = if layer == 0 {
+            let stride = self.params.m0 + 1;
+            &mut self.layer0[node as usize * stride..][..stride]
+        } else {
+            let stride = self.params.m + 1;
+            &mut self.upper[node as usize][(layer - 1) * stride..][..stride]
+        };
+        debug_assert!(neighbors.len() < slot.len(), "degree cap (invariant 1)");
+        slot[0] = neighbors.len() as u32;
+        slot[1..=neighbors.len()].copy_from_slice(neighbors);
+    }
+
+    // ANCHOR: random_level
+    /// ⌊−ln(U) · m_L⌋ for U uniform in (0, 1], capped at [`LEVEL_MAX`].
+    fn random_level(&mut self) -> usize {
+        let u: f64 = 1.0 - self.rng.random::<f64>();
+        let level = (-u.ln() * self.params.level_multiplier).floor();
+        (level as usize).min(LEVEL_MAX)
+    }
+    // ANCHOR_END: random_level
+
+    fn take_visited(&self) -> Visited {
+        let mut pool = self.visited.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut visited = pool.pop().unwrap_or_default();
+        visited.reset(self.ids.len());
+        visited
+    }
+
+    fn return_visited(&self, visited: Visited) {
+        let mut pool = self.visited.lock().unwrap_or_else(PoisonError::into_inner);
+        pool.push(visited);
+    }
+
+    // ANCHOR: insert
+    /// Adds `vector` under `id`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DimensionMismatch`], [`Error::NonFinite`], [`Error::ZeroVector`]
+    /// (cosine), [`Error::DuplicateId`] if `id` is live, [`Error::Full`] if
+    /// the index has 2³² − 1 nodes. A removed id may be inserted again.
+    pub fn insert(&mut self, id: u64, vector: &[f32]) -> Result<()> {
+        let prepared = prepare(self.metric, self.dimension, vector)?;
+        if self.by_id.contains_key(&id) {
+            return Err(Error::DuplicateId(id));
+        }
+        if self.ids.len() >= u32::MAX as usize {
+            return Err(Error::Full(self.ids.len()));
+        }
+        self.insert_prepared(id, &prepared);
+        Ok(())
+    }
+
+    /// Inserts a checked vector: the paper's Algorithm 1.
+    pub(crate) fn insert_prepared(&mut self, id: u64, query: &[f32]) {
+        let level = self.random_level();
+        let node = self.push_node(id, query, level);
+        let Some(entry) = self.entry else {
+            self.entry = Some(node);
+            return;
+        };
+        let top = self.levels[entry as usize] as usize;
+        let mut nearest = Scored {
+            distance: self.distance_to(query, entry),
+            node: entry,
+        };
+        // Descend greedily through the layers above the new node's level.
+        for layer in (level + 1..=top).rev() {
+            nearest = self.greedy(query, nearest, layer);
+        }
+        // On each of its layers, find ef_construction candidates and link.
+        let mut entry_points = vec![nearest];
+        for layer in (0..=level.min(top)).rev() {
+            let found = self.search_layer(
+                query,
+                &entry_points,
+                self.params.ef_construction,
+                layer,
+                |_| true,
+            );
+            let chosen = self.select(query, &found, self.params.m, layer, node, &[]);
+            let links: Vec<u32> = chosen.iter().map(|s| s.node).collect();
+            self.set_neighbors(node, layer, &links);
+            if layer == 0 {
+                self.adopt(node, &links, &found);
+            }
+            for &neighbor in &links {
+                self.link(neighbor, node, layer);
+            }
+            entry_points = found;
+        }
+        if level > top {
+            self.become_entry(node, entry);
+        }
+    }
+
+    // ANCHOR: adopt
+    /// Gives the new `node` a parent in the layer-0 spanning tree: the
+    /// nearest of its `links` with room for a child, else the nearest node
+    /// the search `found` with room (which then links to it too), else any
+    /// node with room (one exists: n − 1 children share n · m0 places).
+    fn adopt(&mut self, node: u32, links: &[u32], found: &[Scored]) {
+        let room =
+            |this: &Self, p: u32| p != node && this.children[p as usize] < this.params.m0 as u32;
+        let parent = links
+            .iter()
+            .copied()
+            .find(|&p| room(self, p))
+            .or_else(|| found.iter().map(|s| s.node).find(|&p| room(self, p)))
+            .or_else(|| (0..self.ids.len() as u32).find(|&p| room(self, p)))
+            .expect("some node has room for another child");
+        self.parent[node as usize] = parent;
+        self.children[parent as usize] += 1;
+        if !links.contains(&parent) {
+            self.link(parent, node, 0);
+        }
+    }
+
+    /// Makes `node` (of a new top level) the entry point and the root of
+    /// the spanning tree, with the old root as its child.
+    fn become_entry(&mut self, node: u32, old: u32) {
+        let parent = std::mem::replace(&mut self.parent[node as usize], NO_PARENT);
+        if parent != NO_PARENT {
+            self.children[parent as usize] -= 1;
+        }
+        self.parent[old as usize] = node;
+        self.children[node as usize] += 1;
+        let mut links = self.neighbors(node, 0).to_vec();
+        if !links.contains(&old) {
+            if links.len() == self.params.m0 {
+                // A new node has no other children yet: drop its farthest link.
+                let base = self.vector_of(node).to_vec();
+                let farthest = (0..links.len())
+                    .max_by(|&a, &b| {
+                        let da = self.distance_to(&base, links[a]);
+                        let db = self.distance_to(&base, links[b]);
+                        da.total_cmp(&db).then(links[a].cmp(&links[b]))
+                    })
+                    .expect("m0 >= 2 links");
+                links.remove(farthest);
+            }
+            links.push(old);
+            self.set_neighbors(node, 0, &links);
+        }
+        self.entry = Some(node);
+    }
+    // ANCHOR_END: adopt
+
+    fn push_node(&mut self, id: u64, vector: &[f32], level: usize) -> u32 {
+        let node = self.ids.len() as u32;
+        self.vectors.extend_from_slice(vector);
+        self.ids.push(id);
+        self.levels.push(level as u8);
+        self.removed.push(false);
+        self.layer0
+            .extend(std::iter::repeat_n(0, self.params.m0 + 1));
+        self.upper.push(vec![0; level * (self.params.m + 1)]);
+        self.parent.push(NO_PARENT);
+        self.children.push(0);
+        self.by_id.insert(id, node);
+        node
+    }
+
+    // ANCHOR: link
+    /// Adds the link `from → to` on `layer`; if `from` then has too many
+    /// neighbours, it chooses again among them (with the same rule as a new
+    /// node) and keeps the cap.
+    fn link(&mut self, from: u32, to: u32, layer: usize) {
+        let cap = if layer == 0 {
+            self.params.m0
+        } else {
+            self.params.m
+        };
+        let mut links = self.neighbors(from, layer).to_vec();
+        debug_assert!(!links.contains(&to));
+        links.push(to);
+        if links.len() > cap {
+            // On layer 0 the links to tree children stay (invariant 5); the
+            // other places go to the rule's choice among the rest.
+            let (kept, rest): (Vec<u32>, Vec<u32>) = links
+                .iter()
+                .partition(|&&n| layer == 0 && self.parent[n as usize] == from);
+            let base = self.vector_of(from).to_vec();
+            let mut candidates: Vec<Scored> = rest
+                .iter()
+                .map(|&n| Scored {
+                    distance: self.distance_to(&base, n),
+                    node: n,
+                })
+                .collect();
+            candidates.sort_unstable();
+            let chosen = self.select(&base, &candidates, cap - kept.len(), layer, from, &kept);
+            links = kept;
+            links.extend(chosen.iter().map(|s| s.node));
+        }
+        self.set_neighbors(from, layer, &links);
+    }
+    // ANCHOR_END: link
+
+    // ANCHOR: select
+    /// Chooses up to `count` neighbours for `base` (node `base_node`) from
+    /// `candidates`, sorted nearest first, never any of `exclude`.
+    fn select(
+        &self,
+        base: &[f32],
+        candidates: &[Scored],
+        count: usize,
+        layer: usize,
+        base_node: u32,
+        exclude: &[u32],
+    ) -> Vec<Scored> {
+        let Selection::Heuristic {
+            extend_candidates,
+            keep_pruned,
+        } = self.params.selection
+        else {
+            return candidates.iter().copied().take(count).collect();
+        };
+        let mut pool = candidates.to_vec();
+        if extend_candidates {
+            let mut seen: std::collections::HashSet<u32> = pool.iter().map(|s| s.node).collect();
+            seen.insert(base_node);
+            seen.extend(exclude);
+            for candidate in candidates {
+                for &n in self.neighbors(candidate.node, layer) {
+                    if seen.insert(n) {
+                        pool.push(Scored {
+                            distance: self.distance_to(base, n),
+                            node: n,
+                        });
+                    }
+                }
+            }
+            pool.sort_unstable();
+        }
+        let mut chosen: Vec<Scored> = Vec::with_capacity(count);
+        let mut pruned = Vec::new();
+        for candidate in pool {
+            if chosen.len() >= count {
+                break;
+            }
+            // Kept if no chosen neighbour is closer to it than `base` is.
+            // Ties are kept, so that identical vectors still link up.
+            let vector = self.vector_of(candidate.node);
+            let diverse = chosen.iter().all(|c| {
+                self.metric.distance(vector, self.vector_of(c.node)) >= candidate.distance
+            });
+            if diverse {
+                chosen.push(candidate);
+            } else if keep_pruned {
+                pruned.push(candidate);
+            }
+        }
+        if keep_pruned {
+            let room = count.saturating_sub(chosen.len());
+            chosen.extend(pruned.into_iter().take(room));
+        }
+        chosen
+    }
+    // ANCHOR_END: select
+
+    /// Greedy walk on `layer` from `start` to a local minimum (ef = 1).
+    fn greedy(&self, query: &[f32], start: Scored, layer: usize) -> Scored {
+        let mut best = start;
+        loop {
+            let mut improved = false;
+            for &n in self.neighbors(best.node, layer) {
+                let candidate = Scored {
+                    distance: self.distance_to(query, n),
+                    node: n,
+                };
+                if candidate < best {
+                    best = candidate;
+                    improved = true;
+                }
+            }
+            if !improved {
+                return best;
+            }
+        }
+    }
+
+    // ANCHOR: search_layer
+    /// The paper's Algorithm 2 on `layer` from `entry_points`: up to `ef`
+    /// nodes for which `accept` holds, nearest first. Every node reached is
+    /// expanded, accepted or not (removed and filtered-out nodes still lead
+    /// to others); the walk stops once `ef` accepted nodes are found and the
+    /// nearest unexpanded candidate is farther than all of them.
+    fn search_layer(
+        &self,
+        query: &[f32],
+        entry_points: &[Scored],
+        ef: usize,
+        layer: usize,
+        mut accept: impl FnMut(u32) -> bool,
+    ) -> Vec<Scored> {
+        let mut visited = self.take_visited();
+        let mut candidates: BinaryHeap<Reverse<Scored>> = BinaryHeap::new();
+        let mut results: BinaryHeap<Scored> = BinaryHeap::new();
+        for &entry in entry_points {
+            if visited.insert(entry.node) {
+                candidates.push(Reverse(entry));
+                if accept(entry.node) {
+                    results.push(entry);
+                }
+            }
+        }
+        while results.len() > ef {
+            results.pop();
+        }
+        let bound = |results: &BinaryHeap<Scored>| match results.peek() {
+            Some(worst) if results.len() >= ef => worst.distance,
+            _ => f32::INFINITY,
+        };
+        let mut worst = bound(&results);
+        while let Some(Reverse(nearest)) = candidates.pop() {
+            if nearest.distance > worst {
+                break;
+            }
+            for &n in self.neighbors(nearest.node, layer) {
+                if !visited.insert(n) {
+                    continue;
+                }
+                let distance = self.distance_to(query, n);
+                // Ties are expanded too: on a plateau of equal distances
+                // (duplicates) the search must walk across it, not stop.
+                if distance <= worst {
+                    let scored = Scored { distance, node: n };
+                    candidates.push(Reverse(scored));
+                    if accept(n) {
+                        results.push(scored);
+                        if results.len() > ef {
+                            results.pop();
+                        }
+                        worst = bound(&results);
+                    }
+                }
+            }
+        }
+        self.return_visited(visited);
+        results.into_sorted_vec()
+    }
+    // ANCHOR_END: search_layer
+
+    // ANCHOR: search
+    /// The `k` approximate nearest live items to `query`, nearest first
+    /// (ties by id); `ef` (raised to `k` if smaller) is the size of the
+    /// candidate list on layer 0: larger is slower and finds more of the
+    /// true neighbours.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DimensionMismatch`], [`Error::NonFinite`], or for cosine
+    /// [`Error::ZeroVector`].
+    pub fn search(&self, query: &[f32], k: usize, ef: usize) -> Result<Vec<Neighbor>> {
+        self.search_filtered(query, k, ef, |_| true)
+    }
+
+    /// As [`Hnsw::search`], returning only ids for which `allow` is true.
+    /// The graph is walked through every node, so a selective filter makes
+    /// the search visit more of it: with a filter that allows few items the
+    /// search may visit them all.
+    ///
+    /// # Errors
+    ///
+    /// As [`Hnsw::search`].
+    pub fn search_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        mut allow: impl FnMut(u64) -> bool,
+    ) -> Result<Vec<Neighbor>> {
+        let query = prepare(self.metric, self.dimension, query)?;
+        let Some(entry) = self.entry else {
+            return Ok(Vec::new());
+        };
+        if k == 0 || self.is_empty() {
+            return Ok(Vec::new());
+        }
+        let root = Scored {
+            distance: self.distance_to(&query, entry),
+            node: entry,
+        };
+        let mut nearest = root;
+        for layer in (1..=self.levels[entry as usize] as usize).rev() {
+            nearest = self.greedy(&query, nearest, layer);
+        }
+        // The entry point is the root of the layer-0 spanning tree: starting
+        // from it as well, the search can reach every node (invariant 5),
+        // wherever the descent ended. It costs one more candidate.
+        let starts = if nearest.node == root.node {
+            vec![nearest]
+        } else {
+            vec![nearest, root]
+        };
+        let found = self.search_layer(&query, &starts, ef.max(k), 0, |node| {
+            !self.removed[node as usize] && allow(self.ids[node as usize])
+        });
+        let mut results: Vec<Neighbor> = found
+            .iter()
+            .map(|s| Neighbor {
+                id: self.ids[s.node as usize],
+                distance: s.distance,
+            })
+            .collect();
+        results.sort_by(by_distance_then_id);
+        results.truncate(k);
+        Ok(results)
+    }
+    // ANCHOR_END: search
+
+    // ANCHOR: remove
+    /// Removes `id`. Its node stays in the graph as a tombstone (searches
+    /// walk through it but never return it) until [`Hnsw::compact`]; the id
+    /// may be inserted again at once, as a new node.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownId`] if `id` is not live.
+    pub fn remove(&mut self, id: u64) -> Result<()> {
+        let node = self.by_id.remove(&id).ok_or(Error::UnknownId(id))?;
+        self.removed[node as usize] = true;
+        Ok(())
+    }
+    // ANCHOR_END: remove
+
+    /// Rebuilds the graph from the live items only, in insertion order and
+    /// with the same parameters and seed: tombstones and their links go,
+    /// and links are chosen again around the gaps they leave.
+    pub fn compact(&mut self) {
+        let mut fresh = Hnsw::new(self.metric, self.dimension, self.params)
+            .expect("the parameters were validated when this index was made");
+        for node in 0..self.ids.len() as u32 {
+            if !self.removed[node as usize] {
+                fresh.insert_prepared(self.ids[node as usize], self.vector_of(node));
+            }
+        }
+        *self = fresh;
+    }
+
+    // ANCHOR: check
+    /// Checks every invariant of the module docs; returns the first broken.
+    ///
+    /// # Errors
+    ///
+    /// The [`Violation`], naming the node and the numbers.
+    pub fn check_invariants(&self) -> std::result::Result<(), Violation> {
+        let fail = |invariant: u8, detail: String| Err(Violation { invariant, detail });
+        let n = self.ids.len();
+        let (m, m0) = (self.params.m, self.params.m0);
+        if self.vectors.len() != n * self.dimension
+            || self.parent.len() != n
+            || self.children.len() != n
+            || self.levels.len() != n
+            || self.removed.len() != n
+            || self.layer0.len() != n * (m0 + 1)
+            || self.upper.len() != n
+        {
+            return fail(0, format!("arrays disagree on the number of nodes ({n})"));
+        }
+        for node in 0..n as u32 {
+            let level = self.levels[node as usize] as usize;
+            if self.upper[node as usize].len() != level * (m + 1) {
+                return fail(
+                    0,
+                    format!("node {node}: upper links do not fit level {level}"),
+                );
+            }
+            for layer in 0..=level {
+                let cap = if layer == 0 { m0 } else { m };
+                let stride = cap + 1;
+                let count = if layer == 0 {
+                    self.layer0[node as usize * stride]
+                } else {
+                    self.upper[node as usize][(layer - 1) * stride]
+                } as usize;
+                if count > cap {
+                    return fail(
+                        1,
+                        format!("node {node} has {count} neighbours on layer {layer}, cap {cap}"),
+                    );
+                }
+                let links = self.neighbors(node, layer);
+                for (i, &neighbor) in links.iter().enumerate() {
+                    if neighbor as usize >= n {
+                        return fail(2, format!("node {node} links to {neighbor} of {n} nodes"));
+                    }
+                    if neighbor == node {
+                        return fail(2, format!("node {node} links to itself on layer {layer}"));
+                    }
+                    if links[..i].contains(&neighbor) {
+                        return fail(
+                            2,
+                            format!("node {node} links twice to {neighbor} on layer {layer}"),
+                        );
+                    }
+                    let their_level = self.levels[neighbor as usize] as usize;
+                    if their_level < layer {
+                        return fail(
+                            2,
+                            format!(
+                                "node {node} links on layer {layer} to {neighbor}, of level {their_level}"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        match self.entry {
+            None if n > 0 => return fail(3, format!("{n} nodes but no entry point")),
+            Some(entry) if entry as usize >= n => {
+                return fail(3, format!("entry point {entry} of {n} nodes"));
+            }
+            Some(entry) => {
+                let top = self.levels.iter().copied().max().unwrap_or(0);
+                if self.levels[entry as usize] != top {
+                    return fail(
+                        3,
+                        format!(
+                            "entry point {entry} has level {}, the top level is {top}",
+                            self.levels[entry as usize]
+                        ),
+                    );
+                }
+            }
+            None => {}
+        }
+        for (&id, &node) in &self.by_id {
+            if node as usize >= n || self.ids[node as usize] != id || self.removed[node as usize] {
+                return fail(
+                    4,
+                    format!("id {id} maps to node {node}, which does not hold it live"),
+                );
+            }
+        }
+        let live = self.removed.iter().filter(|&&r| !r).count();
+        if live != self.by_id.len() {
+            return fail(
+                4,
+                format!("{live} live nodes but {} live ids", self.by_id.len()),
+            );
+        }
+        self.check_tree()?;
+        self.check_reachable()
+    }
+    // ANCHOR_END: check
+
+    /// The spanning tree behind invariant 5: the entry point is its root,
+    /// every other node has a parent that links to it on layer 0, no node
+    /// has more than `m0` children, and following parents from any node
+    /// ends at the root (no cycle).
+    fn check_tree(&self) -> std::result::Result<(), Violation> {
+        let fail = |detail: String| {
+            Err(Violation {
+                invariant: 5,
+                detail,
+            })
+        };
+        let n = self.ids.len();
+        let mut children = vec![0u32; n];
+        for node in 0..n as u32 {
+            let parent = self.parent[node as usize];
+            let is_root = self.entry == Some(node);
+            if is_root != (parent == NO_PARENT) {
+                return fail(format!(
+                    "node {node}: tree parent {parent}, entry point {:?}",
+                    self.entry
+                ));
+            }
+            if parent == NO_PARENT {
+                continue;
+            }
+            if parent as usize >= n || !self.neighbors(parent, 0).contains(&node) {
+                return fail(format!(
+                    "tree parent {parent} of node {node} does not link to it"
+                ));
+            }
+            children[parent as usize] += 1;
+        }
+        if children != self.children || children.iter().any(|&c| c as usize > self.params.m0) {
+            return fail("children counts disagree with the parents or exceed m0".into());
+        }
+        // 0: not yet seen, 1: on the current path, 2: leads to the root.
+        let mut state = vec![0u8; n];
+        for start in 0..n {
+            let mut path = Vec::new();
+            let mut node = start;
+            while state[node] == 0 {
+                state[node] = 1;
+                path.push(node);
+                match self.parent[node] {
+                    NO_PARENT => break,
+                    parent => node = parent as usize,
+                }
+            }
+            if state[node] == 1 && self.parent[node] != NO_PARENT {
+                return fail(format!("the tree parents of node {node} form a cycle"));
+            }
+            for p in path {
+                state[p] = 2;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_reachable(&self) -> std::result::Result<(), Violation> {
+        let Some(entry) = self.entry else {
+            return Ok(());
+        };
+        let mut seen = vec![false; self.ids.len()];
+        let mut stack = vec![entry];
+        seen[entry as usize] = true;
+        while let Some(node) = stack.pop() {
+            for &n in self.neighbors(node, 0) {
+                if !std::mem::replace(&mut seen[n as usize], true) {
+                    stack.push(n);
+                }
+            }
+        }
+        match (0..self.ids.len()).find(|&i| !seen[i] && !self.removed[i]) {
+            Some(node) => Err(Violation {
+                invariant: 5,
+                detail: format!(
+                    "live node {node} (id {}) is not reachable from the entry point on layer 0",
+                    self.ids[node]
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+}
