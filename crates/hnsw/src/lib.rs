@@ -9,7 +9,8 @@
 //!   truth for [`recall_at_k`].
 //! - [`Metric`]: squared L2, cosine (vectors normalised on insert) and inner
 //!   product (not a metric; see [`metric`]).
-//! - [`data`]: seeded synthetic data sets.
+//! - [`data`]: seeded synthetic data sets; [`io`]: readers for `.fvecs`,
+//!   `.ivecs`, `.bvecs`, `.npy` and (gzipped) IDX files.
 //!
 //! # Example: find a vector's neighbours
 //!
@@ -67,6 +68,7 @@ pub mod data;
 mod error;
 mod flat;
 mod index;
+pub mod io;
 pub mod metric;
 mod persist;
 mod vector;
