@@ -57,6 +57,22 @@ use crate::visited::Visited;
 pub const LEVEL_MAX: usize = 32;
 /// Largest `m` or `m0` accepted.
 pub const DEGREE_MAX: usize = 4_096;
+/// Nodes an index gets one at a time before [`Hnsw::insert_parallel`]
+/// starts planning in batches (a tiny graph gives poor plans).
+pub const PARALLEL_BOOTSTRAP: usize = 1_024;
+/// Nodes planned together by [`Hnsw::insert_parallel`]: they do not see each
+/// other while searching, so smaller batches cost less recall.
+pub const PARALLEL_BATCH: usize = 256;
+
+/// Where a new node links, found by [`Hnsw::plan`]: the entry point the
+/// search started from and, per layer top down, the chosen neighbours and
+/// all candidates found.
+#[derive(Debug, Default)]
+struct Plan {
+    entry: Option<u32>,
+    layers: Vec<(usize, Vec<u32>, Vec<Scored>)>,
+}
+
 /// The parent of the spanning tree's root.
 pub(crate) const NO_PARENT: u32 = u32::MAX;
 
@@ -416,10 +432,20 @@ impl Hnsw {
     pub(crate) fn insert_prepared(&mut self, id: u64, query: &[f32]) {
         let level = self.random_level();
         let node = self.push_node(id, query, level);
+        let plan = self.plan(node);
+        self.apply(node, plan);
+    }
+
+    /// Where `node` (pushed, not yet linked) should link: for each of its
+    /// layers that the graph already has, top down, the candidates a search
+    /// found and the neighbours the selection rule chose. Reads the graph
+    /// only, so several plans can be made at once (the parallel build).
+    fn plan(&self, node: u32) -> Plan {
         let Some(entry) = self.entry else {
-            self.entry = Some(node);
-            return;
+            return Plan::default();
         };
+        let query = self.vector_of(node);
+        let level = self.levels[node as usize] as usize;
         let top = self.levels[entry as usize] as usize;
         let mut nearest = Scored {
             distance: self.distance_to(query, entry),
@@ -429,7 +455,8 @@ impl Hnsw {
         for layer in (level + 1..=top).rev() {
             nearest = self.greedy(query, nearest, layer);
         }
-        // On each of its layers, find ef_construction candidates and link.
+        // On each of its layers, find ef_construction candidates and choose.
+        let mut layers = Vec::new();
         let mut entry_points = vec![nearest];
         for layer in (0..=level.min(top)).rev() {
             let found = self.search_layer(
@@ -440,7 +467,28 @@ impl Hnsw {
                 |_| true,
             );
             let chosen = self.select(query, &found, self.params.m, layer, node, &[]);
-            let links: Vec<u32> = chosen.iter().map(|s| s.node).collect();
+            layers.push((
+                layer,
+                chosen.iter().map(|s| s.node).collect(),
+                found.clone(),
+            ));
+            entry_points = found;
+        }
+        Plan {
+            entry: Some(entry),
+            layers,
+        }
+    }
+
+    /// Links `node` as `plan` says (the paper's Algorithm 1, after the
+    /// searches): its own links, a parent in the spanning tree, the links
+    /// back (pruning full lists), and the entry point if it is the highest.
+    fn apply(&mut self, node: u32, plan: Plan) {
+        let Some(entry) = plan.entry else {
+            self.entry = Some(node);
+            return;
+        };
+        for (layer, links, found) in plan.layers {
             self.set_neighbors(node, layer, &links);
             if layer == 0 {
                 self.adopt(node, &links, &found);
@@ -448,12 +496,100 @@ impl Hnsw {
             for &neighbor in &links {
                 self.link(neighbor, node, layer);
             }
-            entry_points = found;
         }
-        if level > top {
+        let top = self.levels[entry as usize];
+        if self.levels[node as usize] > top {
             self.become_entry(node, entry);
         }
     }
+    // ANCHOR_END: insert
+
+    // ANCHOR: parallel
+    /// Inserts every `(id, vector)` of `items`, searching for the new
+    /// nodes' neighbours on `threads` threads at once.
+    ///
+    /// The items are taken in batches. For a batch, the levels are drawn
+    /// in order (as [`Hnsw::insert`] would), the searches run in parallel
+    /// against the graph as it was before the batch, and the links are then
+    /// made one node at a time, in order. So the result depends on the batch
+    /// size but not on the number of threads: the same seed and items give
+    /// the same graph with 1 thread or 16. Nodes of one batch do not see
+    /// each other while searching, which costs a little recall; the first
+    /// [`PARALLEL_BOOTSTRAP`] nodes of an index, and any node that raises
+    /// the top level, are inserted one at a time as by `insert`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Hnsw::insert`], checked for every item before anything is
+    /// inserted (so an error leaves the index unchanged); a duplicate id
+    /// within `items` is [`Error::DuplicateId`].
+    pub fn insert_parallel(&mut self, items: &[(u64, &[f32])], threads: usize) -> Result<()> {
+        let mut prepared = Vec::with_capacity(items.len());
+        let mut ids = std::collections::HashSet::with_capacity(items.len());
+        for &(id, vector) in items {
+            if self.by_id.contains_key(&id) || !ids.insert(id) {
+                return Err(Error::DuplicateId(id));
+            }
+            prepared.push(prepare(self.metric, self.dimension, vector)?);
+        }
+        if self.ids.len() + items.len() > u32::MAX as usize {
+            return Err(Error::Full(self.ids.len()));
+        }
+        let threads = threads.max(1);
+        let mut next = 0;
+        while next < items.len() && self.ids.len() < PARALLEL_BOOTSTRAP {
+            self.insert_prepared(items[next].0, &prepared[next]);
+            next += 1;
+        }
+        while next < items.len() {
+            let end = (next + PARALLEL_BATCH).min(items.len());
+            let top = self.entry.map_or(0, |e| self.levels[e as usize]);
+            let nodes: Vec<u32> = (next..end)
+                .map(|i| {
+                    let level = self.random_level();
+                    self.push_node(items[i].0, &prepared[i], level)
+                })
+                .collect();
+            let plans = self.plan_all(&nodes, top, threads);
+            for (&node, plan) in nodes.iter().zip(plans) {
+                match plan {
+                    Some(plan) => self.apply(node, plan),
+                    // Raises the top level: plan against the graph as it is.
+                    None => {
+                        let plan = self.plan(node);
+                        self.apply(node, plan);
+                    }
+                }
+            }
+            next = end;
+        }
+        Ok(())
+    }
+
+    /// Plans for `nodes` on `threads` threads (`None` for a node above
+    /// `top`, which must be planned after the batch's earlier nodes link).
+    fn plan_all(&self, nodes: &[u32], top: u8, threads: usize) -> Vec<Option<Plan>> {
+        let chunk = nodes.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = nodes
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|&node| {
+                                (self.levels[node as usize] <= top).then(|| self.plan(node))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("a planning thread panicked"))
+                .collect()
+        })
+    }
+    // ANCHOR_END: parallel
 
     // ANCHOR: adopt
     /// Gives the new `node` a parent in the layer-0 spanning tree: the

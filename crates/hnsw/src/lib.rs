@@ -3,8 +3,10 @@
 //! World graphs", arXiv:1603.09320), with an exact baseline and recall
 //! tooling: Part III of the [Strata book](https://github.com/strata-db/strata).
 //!
-//! - [`Hnsw`]: insert, search (optionally filtered), remove (tombstones),
-//!   compact, save and load, and a public [`Hnsw::check_invariants`].
+//! - [`Hnsw`]: insert (one at a time, or in parallel batches with
+//!   [`Hnsw::insert_parallel`]), search (optionally filtered), remove
+//!   (tombstones), compact, save and load, and a public
+//!   [`Hnsw::check_invariants`].
 //! - [`FlatIndex`]: exact search by computing every distance, the ground
 //!   truth for [`recall_at_k`].
 //! - [`Metric`]: squared L2, cosine (vectors normalised on insert) and inner
@@ -76,6 +78,8 @@ mod visited;
 
 pub use error::{Error, Result};
 pub use flat::{FlatIndex, Neighbor, recall_at_k};
-pub use index::{DEGREE_MAX, Hnsw, LEVEL_MAX, Params, Selection, Violation};
+pub use index::{
+    DEGREE_MAX, Hnsw, LEVEL_MAX, PARALLEL_BATCH, PARALLEL_BOOTSTRAP, Params, Selection, Violation,
+};
 pub use metric::Metric;
 pub use persist::FORMAT_VERSION;
