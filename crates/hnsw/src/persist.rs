@@ -282,27 +282,23 @@ impl Reader<'_> {
         ))
     }
 
-    fn f32s(&mut self, count: usize) -> Result<Vec<f32>> {
-        let bytes = self.take(
-            count
-                .checked_mul(4)
-                .ok_or_else(|| Error::Corrupt(format!("{count} values overflow")))?,
-        )?;
-        Ok(bytes
+    /// `count` four-byte values, each decoded by `decode`.
+    fn words<T>(&mut self, count: usize, decode: fn([u8; 4]) -> T) -> Result<Vec<T>> {
+        let len = count
+            .checked_mul(4)
+            .ok_or_else(|| Error::Corrupt(format!("{count} values overflow")))?;
+        Ok(self
+            .take(len)?
             .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .map(|b| decode(b.try_into().expect("4 bytes")))
             .collect())
     }
 
+    fn f32s(&mut self, count: usize) -> Result<Vec<f32>> {
+        self.words(count, f32::from_le_bytes)
+    }
+
     fn u32s(&mut self, count: usize) -> Result<Vec<u32>> {
-        let bytes = self.take(
-            count
-                .checked_mul(4)
-                .ok_or_else(|| Error::Corrupt(format!("{count} values overflow")))?,
-        )?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .collect())
+        self.words(count, u32::from_le_bytes)
     }
 }
