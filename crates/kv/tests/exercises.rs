@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use kv::record::{self, DecodeError, HEADER_LEN, Kind, Limits};
 use kv::{Crash, Durability, Error, Options, SimDisk, Storage, Store, WriteBatch};
 use proptest::prelude::*;
+use support::{Call, Hooked, Then};
 
 const SEED: u64 = 0x5EED_5EED;
 
@@ -390,39 +391,6 @@ fn exercise_rotation_syncs_the_file_then_the_directory() {
     assert_eq!(store.len(), 2);
 }
 
-/// A `SimDisk` that forgets to sync its directory: `sync_dir` does nothing.
-struct NoDirSync(SimDisk);
-
-impl Storage for NoDirSync {
-    fn append(&self, name: &str, data: &[u8]) -> std::io::Result<u64> {
-        self.0.append(name, data)
-    }
-    fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        self.0.read_at(name, offset, buf)
-    }
-    fn len(&self, name: &str) -> std::io::Result<u64> {
-        self.0.len(name)
-    }
-    fn truncate(&self, name: &str, len: u64) -> std::io::Result<()> {
-        self.0.truncate(name, len)
-    }
-    fn sync(&self, name: &str) -> std::io::Result<()> {
-        self.0.sync(name)
-    }
-    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
-        self.0.rename(from, to)
-    }
-    fn remove(&self, name: &str) -> std::io::Result<()> {
-        self.0.remove(name)
-    }
-    fn list(&self) -> std::io::Result<Vec<String>> {
-        self.0.list()
-    }
-    fn sync_dir(&self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 // Rule 2: syncing a new file is not enough. Without directory syncs, the
 // segment that rotation creates has no durable name, and every write
 // acknowledged into it, each one synced, is lost with it.
@@ -431,7 +399,18 @@ fn exercise_without_directory_syncs_acknowledged_writes_vanish() {
     let small = options(Durability::Always, 64);
     let disk = SimDisk::new();
     drop(Store::open(disk.clone(), small).unwrap()); // segment 1, durably named
-    let store = Store::open(NoDirSync(disk.clone()), small).unwrap();
+    // A disk that forgets to sync its directory: sync_dir does nothing.
+    let no_dir_sync = Hooked {
+        disk: disk.clone(),
+        hook: |call: Call| {
+            Ok(if call == Call::SyncDir {
+                Then::Skip
+            } else {
+                Then::Forward
+            })
+        },
+    };
+    let store = Store::open(no_dir_sync, small).unwrap();
     for key in [b"a", b"b", b"c", b"d"] {
         store.put(key, b"apple").unwrap(); // c rotates into segment 2
     }
@@ -575,45 +554,6 @@ fn exercise_a_store_is_send_and_sync() {
     shareable::<Store<kv::FsStorage>>();
 }
 
-/// A `SimDisk` whose file syncs fail while `failing` is set.
-struct FailingSync {
-    disk: SimDisk,
-    failing: Arc<AtomicBool>,
-}
-
-impl Storage for FailingSync {
-    fn append(&self, name: &str, data: &[u8]) -> std::io::Result<u64> {
-        self.disk.append(name, data)
-    }
-    fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        self.disk.read_at(name, offset, buf)
-    }
-    fn len(&self, name: &str) -> std::io::Result<u64> {
-        self.disk.len(name)
-    }
-    fn truncate(&self, name: &str, len: u64) -> std::io::Result<()> {
-        self.disk.truncate(name, len)
-    }
-    fn sync(&self, name: &str) -> std::io::Result<()> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(std::io::Error::other("simulated EIO from fsync"));
-        }
-        self.disk.sync(name)
-    }
-    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
-        self.disk.rename(from, to)
-    }
-    fn remove(&self, name: &str) -> std::io::Result<()> {
-        self.disk.remove(name)
-    }
-    fn list(&self) -> std::io::Result<Vec<String>> {
-        self.disk.list()
-    }
-    fn sync_dir(&self) -> std::io::Result<()> {
-        self.disk.sync_dir()
-    }
-}
-
 // A put whose fsync fails returns an error, yet its value is already in
 // the index: readers see it until the store is reopened. Later writes are
 // refused, even once fsync works again; a power loss takes the value away.
@@ -621,9 +561,16 @@ impl Storage for FailingSync {
 fn exercise_a_failed_fsync_stops_writes_but_not_reads() {
     let disk = SimDisk::new();
     let failing = Arc::new(AtomicBool::new(false));
-    let storage = FailingSync {
+    // A disk whose file syncs fail while `failing` is set.
+    let flag = failing.clone();
+    let storage = Hooked {
         disk: disk.clone(),
-        failing: failing.clone(),
+        hook: move |call: Call| {
+            if call == Call::Sync && flag.load(Ordering::SeqCst) {
+                return Err(std::io::Error::other("simulated EIO from fsync"));
+            }
+            Ok(Then::Forward)
+        },
     };
     let store = Store::open(storage, Options::default()).unwrap();
     store.put(b"a", b"1").unwrap();

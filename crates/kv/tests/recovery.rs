@@ -1,9 +1,12 @@
 //! Recovery and bad input, one scenario each: torn batches, damage in the
 //! middle of the log, damage under a key, and oversized keys and values.
 
+mod support;
+
 use std::collections::BTreeMap;
 
 use kv::{Crash, Durability, Error, Options, SimDisk, Storage, Store, WriteBatch};
+use support::{Call, Hooked, Then, dies_after};
 
 fn options(durability: Durability) -> Options {
     Options {
@@ -150,44 +153,20 @@ fn backwards_and_empty_ranges_scan_nothing() {
     assert_eq!(store.scan(excluded).count(), 0);
 }
 
-/// A disk whose fsync takes a while, as a real one does.
-struct SlowSync(SimDisk);
-
-impl Storage for SlowSync {
-    fn append(&self, name: &str, data: &[u8]) -> std::io::Result<u64> {
-        self.0.append(name, data)
-    }
-    fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        self.0.read_at(name, offset, buf)
-    }
-    fn len(&self, name: &str) -> std::io::Result<u64> {
-        self.0.len(name)
-    }
-    fn truncate(&self, name: &str, len: u64) -> std::io::Result<()> {
-        self.0.truncate(name, len)
-    }
-    fn sync(&self, name: &str) -> std::io::Result<()> {
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        self.0.sync(name)
-    }
-    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
-        self.0.rename(from, to)
-    }
-    fn remove(&self, name: &str) -> std::io::Result<()> {
-        self.0.remove(name)
-    }
-    fn list(&self) -> std::io::Result<Vec<String>> {
-        self.0.list()
-    }
-    fn sync_dir(&self) -> std::io::Result<()> {
-        self.0.sync_dir()
-    }
-}
-
 #[test]
 fn group_commit_shares_syncs_between_threads() {
     let disk = SimDisk::new();
-    let store = Store::open(SlowSync(disk.clone()), options(Durability::Always)).unwrap();
+    // A disk whose fsync takes a while, as a real one does.
+    let slow_sync = Hooked {
+        disk: disk.clone(),
+        hook: |call: Call| {
+            if call == Call::Sync {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Ok(Then::Forward)
+        },
+    };
+    let store = Store::open(slow_sync, options(Durability::Always)).unwrap();
     let before = disk.syncs();
     let (threads, writes) = (8u8, 50u8);
     std::thread::scope(|scope| {
@@ -232,61 +211,6 @@ fn a_directory_is_opened_by_one_store_at_a_time() {
     assert_eq!(store.get(b"k").unwrap(), Some(b"v".to_vec()));
 }
 
-/// A disk that dies after a given number of further writes: every append,
-/// truncate, sync, rename, remove and directory sync counts, and once the
-/// budget is spent each of them fails, as if the process had been killed.
-struct DiesAfter {
-    disk: SimDisk,
-    budget: std::sync::Arc<std::sync::atomic::AtomicI64>,
-}
-
-impl DiesAfter {
-    fn spend(&self) -> std::io::Result<()> {
-        use std::sync::atomic::Ordering;
-        if self.budget.fetch_sub(1, Ordering::SeqCst) > 0 {
-            Ok(())
-        } else {
-            Err(std::io::Error::other("simulated crash"))
-        }
-    }
-}
-
-impl Storage for DiesAfter {
-    fn append(&self, name: &str, data: &[u8]) -> std::io::Result<u64> {
-        self.spend()?;
-        self.disk.append(name, data)
-    }
-    fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        self.disk.read_at(name, offset, buf)
-    }
-    fn len(&self, name: &str) -> std::io::Result<u64> {
-        self.disk.len(name)
-    }
-    fn truncate(&self, name: &str, len: u64) -> std::io::Result<()> {
-        self.spend()?;
-        self.disk.truncate(name, len)
-    }
-    fn sync(&self, name: &str) -> std::io::Result<()> {
-        self.spend()?;
-        self.disk.sync(name)
-    }
-    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
-        self.spend()?;
-        self.disk.rename(from, to)
-    }
-    fn remove(&self, name: &str) -> std::io::Result<()> {
-        self.spend()?;
-        self.disk.remove(name)
-    }
-    fn list(&self) -> std::io::Result<Vec<String>> {
-        self.disk.list()
-    }
-    fn sync_dir(&self) -> std::io::Result<()> {
-        self.spend()?;
-        self.disk.sync_dir()
-    }
-}
-
 #[test]
 fn a_crash_at_any_step_of_compaction_loses_nothing() {
     let small = Options {
@@ -314,10 +238,7 @@ fn a_crash_at_any_step_of_compaction_loses_nothing() {
         for crash in [Crash::DropUnsynced, Crash::Torn { seed: budget }] {
             let fork = disk.fork();
             let counter = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(i64::MAX));
-            let dying = DiesAfter {
-                disk: fork.clone(),
-                budget: counter.clone(),
-            };
+            let dying = dies_after(fork.clone(), counter.clone());
             let store = Store::open(dying, small).unwrap();
             counter.store(budget as i64, std::sync::atomic::Ordering::SeqCst);
             completed |= store.compact().is_ok();
@@ -377,10 +298,7 @@ fn compaction_leaves_a_hint_that_open_trusts_only_when_intact() {
 fn after_a_failed_write_the_store_refuses_more_until_reopened() {
     let disk = SimDisk::new();
     let budget = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(i64::MAX));
-    let dying = DiesAfter {
-        disk: disk.clone(),
-        budget: budget.clone(),
-    };
+    let dying = dies_after(disk.clone(), budget.clone());
     let store = Store::open(dying, options(Durability::Always)).unwrap();
     store.put(b"a", b"1").unwrap();
     budget.store(0, std::sync::atomic::Ordering::SeqCst);
