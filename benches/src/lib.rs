@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod ann;
 pub mod arena;
 pub mod kv;
 

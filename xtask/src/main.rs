@@ -2,8 +2,8 @@
 //! `.cargo/config.toml`):
 //!
 //! * `ci` — everything CI checks, in order: formatting, clippy, the tests
-//!   (after installing Debian's `redis-tools` if missing, which the `kv
-//!   serve` tests then require), that the benchmarks compile, the book
+//!   (after installing Debian's `redis-tools` and `dataset-fashion-mnist` if
+//!   missing, which the `kv serve` and hnsw tests then require), that the benchmarks compile, the book
 //!   builds, and the seeded figures are byte-identical to a fresh run.
 //!   `.ci/run` calls exactly this.
 //! * `book` — regenerates the figures, installs the pinned mdBook into
@@ -16,6 +16,10 @@
 //!   persistence) and `kv serve --durability never`, one after the other in
 //!   the same run, pipelined and not, and prints a table (installs Debian's
 //!   `redis-server` and `redis-tools` if missing). Not part of `ci`.
+//! * `compare-hnswlib [--data fashion-mnist,clustered] [--threads N]` —
+//!   builds and queries hnswlib (C++, from PyPI, in a venv under `target/`)
+//!   and `hnsw-eval` on the same files, ground truth and threads, and prints
+//!   a side-by-side recall / QPS / build-time table. Not part of `ci`.
 //! * `fuzz [TARGET] [--seconds N] [--seed S]` — runs the libFuzzer targets in
 //!   `fuzz/` with cargo-fuzz on the nightly toolchain (installing cargo-fuzz
 //!   into `.tools/` if missing). Not part of `ci`.
@@ -26,6 +30,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+
+mod hnswlib;
 
 /// The mdBook release the book is written for (0.5 changed the plugin API).
 const MDBOOK_VERSION: &str = "0.5.4";
@@ -61,6 +67,9 @@ enum Task {
         #[arg(long, default_value_t = 200_000)]
         requests: u64,
     },
+    /// Compare crates/hnsw with hnswlib (C++, from PyPI) on the same data,
+    /// ground truth and threads. Not part of `ci`.
+    CompareHnswlib(hnswlib::Options),
     /// Fuzz crates/kv's segment decoding and recovery with libFuzzer
     /// (cargo-fuzz, nightly toolchain). Not part of `ci`.
     Fuzz {
@@ -96,6 +105,7 @@ fn main() -> Result<()> {
             }
         }
         Task::RedisBench { requests } => redis_bench(&root, requests),
+        Task::CompareHnswlib(options) => hnswlib::compare(&root, &options),
         Task::Fuzz {
             target,
             seconds,
@@ -161,7 +171,7 @@ fn run_visualizations(args: &[&str]) -> Result<()> {
 }
 
 fn ci(root: &Path) -> Result<()> {
-    let steps: [(&str, &dyn Fn() -> Result<()>); 7] = [
+    let steps: [(&str, &dyn Fn() -> Result<()>); 8] = [
         ("format", &|| cargo(&["fmt", "--all", "--check"])),
         ("clippy", &|| {
             cargo(&[
@@ -174,12 +184,19 @@ fn ci(root: &Path) -> Result<()> {
             ])
         }),
         ("redis-tools installed", &install_redis_tools),
+        // The hnsw tests read the real Fashion-MNIST files.
+        ("fashion-mnist installed", &|| {
+            hnswlib::fashion_mnist_dir().map(drop)
+        }),
         // The `kv serve` tests drive the real redis-cli and redis-benchmark;
         // in CI they must run rather than skip.
         ("tests", &|| {
             cargo_with_env(
                 &["test", "--workspace"],
-                &[("STRATA_REQUIRE_REDIS_TOOLS", "1")],
+                &[
+                    ("STRATA_REQUIRE_REDIS_TOOLS", "1"),
+                    ("STRATA_REQUIRE_FASHION_MNIST", "1"),
+                ],
             )
         }),
         ("benchmarks compile", &|| {

@@ -83,6 +83,7 @@ impl FlatIndex {
         self.search_filtered(query, k, |_| true)
     }
 
+    // ANCHOR: flat_search
     /// As [`FlatIndex::search`], among the ids for which `allow` is true.
     ///
     /// # Errors
@@ -114,6 +115,7 @@ impl FlatIndex {
         all.sort_by(by_distance_then_id);
         Ok(all)
     }
+    // ANCHOR_END: flat_search
 }
 
 // ANCHOR: recall

@@ -6,6 +6,7 @@
 //! express lanes of a skip list, and a search walks down them to a good
 //! starting point on layer 0, where every node lives.
 //!
+// ANCHOR: invariants
 //! # Invariants
 //!
 //! Structure (checked by [`Hnsw::check_invariants`]):
@@ -38,6 +39,7 @@
 //! Deliberately not guaranteed: that a result is the true nearest
 //! neighbour. That is what `ef` trades against speed, and what
 //! [`crate::recall_at_k`] measures.
+// ANCHOR_END: invariants
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
@@ -48,7 +50,7 @@ use rand::{RngExt, SeedableRng};
 
 use crate::error::{Error, Result};
 use crate::flat::{Neighbor, by_distance_then_id};
-use crate::metric::Metric;
+use crate::metric::{Metric, prefetch};
 use crate::vector::prepare;
 use crate::visited::Visited;
 
@@ -184,6 +186,56 @@ impl Ord for Scored {
     }
 }
 
+/// Watches a search from the inside: every distance it evaluates and
+/// every node its greedy descent steps to. Searches that nobody watches use
+/// [`Unwatched`], whose empty methods compile away.
+trait Probe {
+    /// A distance to `node` was computed on `layer`.
+    fn evaluated(&mut self, _layer: usize, _node: u32) {}
+    /// The greedy descent moved to `node` on `layer`.
+    fn stepped(&mut self, _layer: usize, _node: u32) {}
+}
+
+struct Unwatched;
+impl Probe for Unwatched {}
+
+/// What one search did, from [`Hnsw::search_traced`]: the work it cost and
+/// the way it went, for figures, tests of the cost model and the curious.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchTrace {
+    /// Distances evaluated, on all layers (the entry point's included): the
+    /// cost model of the paper, independent of the machine.
+    pub distance_evaluations: u64,
+    /// The greedy descent through the layers above 0, top down: each layer
+    /// and the ids the walk stood on there, starting where the layer above
+    /// ended (the entry point on the top layer).
+    pub descent: Vec<(usize, Vec<u64>)>,
+    /// The ids whose distance the search evaluated on layer 0, in order.
+    pub layer0_evaluated: Vec<u64>,
+}
+
+struct Tracer<'a> {
+    ids: &'a [u64],
+    trace: SearchTrace,
+}
+
+impl Probe for Tracer<'_> {
+    fn evaluated(&mut self, layer: usize, node: u32) {
+        self.trace.distance_evaluations += 1;
+        if layer == 0 {
+            self.trace.layer0_evaluated.push(self.ids[node as usize]);
+        }
+    }
+
+    fn stepped(&mut self, layer: usize, node: u32) {
+        let id = self.ids[node as usize];
+        match self.trace.descent.last_mut() {
+            Some((l, path)) if *l == layer => path.push(id),
+            _ => self.trace.descent.push((layer, vec![id])),
+        }
+    }
+}
+
 /// A broken invariant, as found by [`Hnsw::check_invariants`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
@@ -201,6 +253,7 @@ impl std::fmt::Display for Violation {
 
 impl std::error::Error for Violation {}
 
+// ANCHOR: hnsw
 /// An HNSW index over vectors of one dimension, under one metric.
 #[derive(Debug)]
 pub struct Hnsw {
@@ -233,6 +286,7 @@ pub struct Hnsw {
     /// Visited sets for concurrent searches, reused.
     visited: Mutex<Vec<Visited>>,
 }
+// ANCHOR_END: hnsw
 
 impl Hnsw {
     /// An empty index.
@@ -342,12 +396,14 @@ impl Hnsw {
         &self.levels
     }
 
+    // ANCHOR: memory_bytes
     /// Bytes of the vectors and links (what the index itself holds,
     /// without the id map and allocator overhead).
     pub fn memory_bytes(&self) -> usize {
         let links: usize = self.upper.iter().map(Vec::len).sum::<usize>() + self.layer0.len();
         self.vectors.len() * 4 + links * 4 + self.ids.len() * (8 + 1 + 1)
     }
+    // ANCHOR_END: memory_bytes
 
     pub(crate) fn set_rng(&mut self, rng: ChaCha8Rng) {
         self.rng = rng;
@@ -362,17 +418,25 @@ impl Hnsw {
         self.metric.distance(query, self.vector_of(node))
     }
 
-    /// Node `node`'s neighbours on `layer`.
-    pub(crate) fn neighbors(&self, node: u32, layer: usize) -> &[u32] {
-        let slot = if layer == 0 {
+    // ANCHOR: neighbors
+    /// Node `node`'s link slot on `layer`: the count, then the neighbours.
+    #[inline]
+    fn neighbor_slot(&self, node: u32, layer: usize) -> &[u32] {
+        if layer == 0 {
             let stride = self.params.m0 + 1;
             &self.layer0[node as usize * stride..][..stride]
         } else {
             let stride = self.params.m + 1;
             &self.upper[node as usize][(layer - 1) * stride..][..stride]
-        };
+        }
+    }
+
+    /// Node `node`'s neighbours on `layer`.
+    pub(crate) fn neighbors(&self, node: u32, layer: usize) -> &[u32] {
+        let slot = self.neighbor_slot(node, layer);
         &slot[1..=slot[0] as usize]
     }
+    // ANCHOR_END: neighbors
 
     fn set_neighbors(&mut self, node: u32, layer: usize, neighbors: &[u32]) {
         let slot = if layer == 0 {
@@ -453,7 +517,7 @@ impl Hnsw {
         };
         // Descend greedily through the layers above the new node's level.
         for layer in (level + 1..=top).rev() {
-            nearest = self.greedy(query, nearest, layer);
+            nearest = self.greedy(query, nearest, layer, &mut Unwatched);
         }
         // On each of its layers, find ef_construction candidates and choose.
         let mut layers = Vec::new();
@@ -465,6 +529,7 @@ impl Hnsw {
                 self.params.ef_construction,
                 layer,
                 |_| true,
+                &mut Unwatched,
             );
             let chosen = self.select(query, &found, self.params.m, layer, node, &[]);
             layers.push((
@@ -756,12 +821,15 @@ impl Hnsw {
     }
     // ANCHOR_END: select
 
+    // ANCHOR: greedy
     /// Greedy walk on `layer` from `start` to a local minimum (ef = 1).
-    fn greedy(&self, query: &[f32], start: Scored, layer: usize) -> Scored {
+    fn greedy(&self, query: &[f32], start: Scored, layer: usize, probe: &mut impl Probe) -> Scored {
         let mut best = start;
+        probe.stepped(layer, best.node);
         loop {
             let mut improved = false;
             for &n in self.neighbors(best.node, layer) {
+                probe.evaluated(layer, n);
                 let candidate = Scored {
                     distance: self.distance_to(query, n),
                     node: n,
@@ -774,8 +842,10 @@ impl Hnsw {
             if !improved {
                 return best;
             }
+            probe.stepped(layer, best.node);
         }
     }
+    // ANCHOR_END: greedy
 
     // ANCHOR: search_layer
     /// The paper's Algorithm 2 on `layer` from `entry_points`: up to `ef`
@@ -790,6 +860,7 @@ impl Hnsw {
         ef: usize,
         layer: usize,
         mut accept: impl FnMut(u32) -> bool,
+        probe: &mut impl Probe,
     ) -> Vec<Scored> {
         let mut visited = self.take_visited();
         let mut candidates: BinaryHeap<Reverse<Scored>> = BinaryHeap::new();
@@ -810,19 +881,30 @@ impl Hnsw {
             _ => f32::INFINITY,
         };
         let mut worst = bound(&results);
+        let mut fresh = Vec::with_capacity(self.params.m0);
         while let Some(Reverse(nearest)) = candidates.pop() {
             if nearest.distance > worst {
                 break;
             }
+            // First the neighbours not seen yet, each vector's loading
+            // started at once (so the memory fetches overlap), then their
+            // distances.
+            fresh.clear();
             for &n in self.neighbors(nearest.node, layer) {
-                if !visited.insert(n) {
-                    continue;
+                if visited.insert(n) {
+                    prefetch(self.vector_of(n));
+                    fresh.push(n);
                 }
+            }
+            for &n in &fresh {
+                probe.evaluated(layer, n);
                 let distance = self.distance_to(query, n);
                 // Ties are expanded too: on a plateau of equal distances
                 // (duplicates) the search must walk across it, not stop.
                 if distance <= worst {
                     let scored = Scored { distance, node: n };
+                    // It may be expanded soon: start loading its links.
+                    prefetch(self.neighbor_slot(n, layer));
                     candidates.push(Reverse(scored));
                     if accept(n) {
                         results.push(scored);
@@ -866,22 +948,35 @@ impl Hnsw {
         query: &[f32],
         k: usize,
         ef: usize,
-        mut allow: impl FnMut(u64) -> bool,
+        allow: impl FnMut(u64) -> bool,
     ) -> Result<Vec<Neighbor>> {
         let query = prepare(self.metric, self.dimension, query)?;
+        Ok(self.search_prepared(&query, k, ef, allow, &mut Unwatched))
+    }
+
+    fn search_prepared(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        mut allow: impl FnMut(u64) -> bool,
+        probe: &mut impl Probe,
+    ) -> Vec<Neighbor> {
         let Some(entry) = self.entry else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
         if k == 0 || self.is_empty() {
-            return Ok(Vec::new());
+            return Vec::new();
         }
+        let top = self.levels[entry as usize] as usize;
+        probe.evaluated(top, entry);
         let root = Scored {
-            distance: self.distance_to(&query, entry),
+            distance: self.distance_to(query, entry),
             node: entry,
         };
         let mut nearest = root;
-        for layer in (1..=self.levels[entry as usize] as usize).rev() {
-            nearest = self.greedy(&query, nearest, layer);
+        for layer in (1..=top).rev() {
+            nearest = self.greedy(query, nearest, layer, probe);
         }
         // The entry point is the root of the layer-0 spanning tree: starting
         // from it as well, the search can reach every node (invariant 5),
@@ -891,9 +986,14 @@ impl Hnsw {
         } else {
             vec![nearest, root]
         };
-        let found = self.search_layer(&query, &starts, ef.max(k), 0, |node| {
-            !self.removed[node as usize] && allow(self.ids[node as usize])
-        });
+        let found = self.search_layer(
+            query,
+            &starts,
+            ef.max(k),
+            0,
+            |node| !self.removed[node as usize] && allow(self.ids[node as usize]),
+            probe,
+        );
         let mut results: Vec<Neighbor> = found
             .iter()
             .map(|s| Neighbor {
@@ -903,9 +1003,31 @@ impl Hnsw {
             .collect();
         results.sort_by(by_distance_then_id);
         results.truncate(k);
-        Ok(results)
+        results
     }
     // ANCHOR_END: search
+
+    /// As [`Hnsw::search`], also returning what the search did: how many
+    /// distances it evaluated and which way its greedy descent went. The
+    /// results are the same as `search`'s.
+    ///
+    /// # Errors
+    ///
+    /// As [`Hnsw::search`].
+    pub fn search_traced(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+    ) -> Result<(Vec<Neighbor>, SearchTrace)> {
+        let query = prepare(self.metric, self.dimension, query)?;
+        let mut tracer = Tracer {
+            ids: &self.ids,
+            trace: SearchTrace::default(),
+        };
+        let found = self.search_prepared(&query, k, ef, |_| true, &mut tracer);
+        Ok((found, tracer.trace))
+    }
 
     // ANCHOR: remove
     /// Removes `id`. Its node stays in the graph as a tombstone (searches
@@ -922,6 +1044,7 @@ impl Hnsw {
     }
     // ANCHOR_END: remove
 
+    // ANCHOR: compact
     /// Rebuilds the graph from the live items only, in insertion order and
     /// with the same parameters and seed: tombstones and their links go,
     /// and links are chosen again around the gaps they leave.
@@ -935,6 +1058,7 @@ impl Hnsw {
         }
         *self = fresh;
     }
+    // ANCHOR_END: compact
 
     // ANCHOR: check
     /// Checks every invariant of the module docs; returns the first broken.
@@ -1043,6 +1167,7 @@ impl Hnsw {
     }
     // ANCHOR_END: check
 
+    // ANCHOR: check_tree
     /// The spanning tree behind invariant 5: the entry point is its root,
     /// every other node has a parent that links to it on layer 0, no node
     /// has more than `m0` children, and following parents from any node
@@ -1100,6 +1225,7 @@ impl Hnsw {
         }
         Ok(())
     }
+    // ANCHOR_END: check_tree
 
     fn check_reachable(&self) -> std::result::Result<(), Violation> {
         let Some(entry) = self.entry else {

@@ -9,7 +9,8 @@
 //!   tensors of any rank, one vector per item of the first dimension.
 //!
 //! [`read_vectors`] picks the reader by extension; [`read_ids`] reads
-//! ground-truth id lists (`.ivecs`). Every reader checks lengths before it
+//! ground-truth id lists (`.ivecs`); [`write_fvecs`] and [`write_ivecs`]
+//! write the two TEXMEX formats other tools read most easily. Every reader checks lengths before it
 //! allocates and returns [`Error::Corrupt`] naming the file and the problem.
 
 use std::io::Read;
@@ -85,6 +86,54 @@ pub fn read_ids(path: impl AsRef<Path>) -> Result<Vec<Vec<u64>>> {
         rest = &body[dimension * 4..];
     }
     Ok(lists)
+}
+
+/// Writes `data` as `.fvecs`: per vector, its dimension (`i32`) and its
+/// components (`f32`), little-endian.
+///
+/// # Errors
+///
+/// [`Error::Io`]; [`Error::Corrupt`] if the dimension does not fit an `i32`.
+pub fn write_fvecs(path: impl AsRef<Path>, data: &Dataset) -> Result<()> {
+    let header = texmex_dimension(data.dimension)?;
+    let mut bytes = Vec::with_capacity(data.len() * (4 + 4 * data.dimension));
+    for vector in data.iter() {
+        bytes.extend_from_slice(&header);
+        for x in vector {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    std::fs::write(path, bytes)?;
+    Ok(())
+}
+
+/// Writes id lists (ground truth) as `.ivecs`, the format [`read_ids`]
+/// reads. Lists may differ in length.
+///
+/// # Errors
+///
+/// [`Error::Io`]; [`Error::Corrupt`] for an id above `i32::MAX` or an
+/// empty list (TEXMEX has no empty vectors).
+pub fn write_ivecs(path: impl AsRef<Path>, lists: &[Vec<u64>]) -> Result<()> {
+    let mut bytes = Vec::new();
+    for list in lists {
+        bytes.extend_from_slice(&texmex_dimension(list.len())?);
+        for &id in list {
+            let id = i32::try_from(id)
+                .map_err(|_| Error::Corrupt(format!("id {id} does not fit .ivecs (i32)")))?;
+            bytes.extend_from_slice(&id.to_le_bytes());
+        }
+    }
+    std::fs::write(path, bytes)?;
+    Ok(())
+}
+
+fn texmex_dimension(dimension: usize) -> Result<[u8; 4]> {
+    i32::try_from(dimension)
+        .ok()
+        .filter(|&d| d >= 1 && d as usize <= DIMENSION_MAX)
+        .map(i32::to_le_bytes)
+        .ok_or_else(|| Error::Corrupt(format!("dimension {dimension} cannot be written")))
 }
 
 fn read_maybe_gzipped(path: &Path, gzipped: bool) -> Result<Vec<u8>> {

@@ -47,6 +47,7 @@
 //! # Ok::<(), hnsw::Error>(())
 //! ```
 //!
+// ANCHOR: costs
 //! # Costs
 //!
 //! Memory: 4 bytes per component, plus `4 (m0 + 1)` bytes of layer-0 links
@@ -62,6 +63,7 @@
 //! 3. A search returns fewer than `k` results only if fewer live (and
 //!    allowed) items are reachable; with a selective filter it may visit
 //!    the whole graph.
+// ANCHOR_END: costs
 
 #![deny(unsafe_code)] // `simd` alone allows it (see its docs); everything else is safe.
 #![deny(missing_docs)]
@@ -81,7 +83,8 @@ mod visited;
 pub use error::{Error, Result};
 pub use flat::{FlatIndex, Neighbor, recall_at_k};
 pub use index::{
-    DEGREE_MAX, Hnsw, LEVEL_MAX, PARALLEL_BATCH, PARALLEL_BOOTSTRAP, Params, Selection, Violation,
+    DEGREE_MAX, Hnsw, LEVEL_MAX, PARALLEL_BATCH, PARALLEL_BOOTSTRAP, Params, SearchTrace,
+    Selection, Violation,
 };
 pub use metric::Metric;
 pub use persist::FORMAT_VERSION;

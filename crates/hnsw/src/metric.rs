@@ -1,5 +1,6 @@
 //! Distances between vectors, and the kernels that compute them.
 //!
+// ANCHOR: metrics
 //! Three metrics, each a "smaller is closer" distance:
 //!
 //! 1. [`Metric::L2`] — the squared Euclidean distance. Squaring keeps the
@@ -14,6 +15,7 @@
 //!    long vectors become hubs that many searches funnel through, and
 //!    recall depends on the norms of the data. Use it only for data whose
 //!    norms carry meaning, and measure recall.
+// ANCHOR_END: metrics
 //!
 //! On x86-64 CPUs with AVX2 and FMA (checked at run time) the kernels are
 //! those of [`crate::simd`]: 32 components per step in four 8-wide
@@ -116,6 +118,16 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     dot_portable(a, b)
 }
 
+/// Asks the CPU to start loading `data`, a vector or a link list (see
+/// [`crate::simd::prefetch`]); does nothing on other architectures.
+#[inline]
+pub(crate) fn prefetch<T>(data: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    crate::simd::prefetch(data);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}
+
 // ANCHOR: l2
 /// Squared Euclidean distance in eight lanes, for any CPU.
 #[inline]
@@ -158,6 +170,7 @@ pub fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     total
 }
 
+// ANCHOR: reference
 /// The simplest correct kernels, one multiply-add at a time, in order:
 /// the reference the fast kernels are tested against.
 pub mod reference {
@@ -171,6 +184,7 @@ pub mod reference {
         a.iter().zip(b).map(|(x, y)| x * y).sum()
     }
 }
+// ANCHOR_END: reference
 
 #[cfg(test)]
 mod tests {

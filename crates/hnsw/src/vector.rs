@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::metric::Metric;
 
+// ANCHOR: prepare
 /// Checks `vector` against `dimension` and the metric, and returns the form
 /// the index stores and compares: normalised for cosine, as given otherwise.
 ///
@@ -36,3 +37,4 @@ pub(crate) fn prepare(metric: Metric, dimension: usize, vector: &[f32]) -> Resul
     }
     Ok(prepared)
 }
+// ANCHOR_END: prepare

@@ -1,6 +1,7 @@
 //! A set of visited nodes that clears in O(1): each node holds the number
 //! of the search that last visited it, and a new search takes a new number.
 
+// ANCHOR: visited
 /// Visited marks for one search at a time.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Visited {
@@ -31,3 +32,4 @@ impl Visited {
         fresh
     }
 }
+// ANCHOR_END: visited

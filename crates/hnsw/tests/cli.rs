@@ -1,4 +1,5 @@
-//! The `hnsw-eval` contract: its flags, its table, and its JSON lines.
+//! The `hnsw-eval` contract: its flags, its table, and its JSON lines; and
+//! `hnsw-data`, which makes the files it reads.
 
 use std::path::Path;
 use std::process::Command;
@@ -6,14 +7,7 @@ use std::process::Command;
 use hnsw::{FlatIndex, Metric, data};
 
 fn write_fvecs(path: &Path, data: &data::Dataset) {
-    let mut out = Vec::new();
-    for v in data.iter() {
-        out.extend_from_slice(&(v.len() as i32).to_le_bytes());
-        for x in v {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-    }
-    std::fs::write(path, out).unwrap();
+    hnsw::io::write_fvecs(path, data).unwrap();
 }
 
 fn eval(args: &[&str]) -> std::process::Output {
@@ -127,4 +121,95 @@ fn a_missing_file_is_an_error_not_a_panic() {
         stderr.contains("Error") && !stderr.contains("panicked"),
         "{stderr}"
     );
+}
+
+fn data_tool(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hnsw-data"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hnsw-data {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn hnsw_data_makes_seeded_sets_slices_and_exact_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let clustered = [
+        "clustered",
+        "--count",
+        "300",
+        "--dimension",
+        "6",
+        "--clusters",
+        "4",
+        "--spread",
+        "0.2",
+        "--seed",
+        "9",
+        "--out",
+    ];
+    data_tool(&[&clustered[..], &[&p("all.fvecs")]].concat());
+    data_tool(&[&clustered[..], &[&p("again.fvecs")]].concat());
+    let all = hnsw::io::read_vectors(p("all.fvecs")).unwrap();
+    assert_eq!(all, data::clustered(300, 6, 4, 0.2, 9), "the library's set");
+    assert_eq!(
+        std::fs::read(p("all.fvecs")).unwrap(),
+        std::fs::read(p("again.fvecs")).unwrap()
+    );
+
+    data_tool(&[
+        "convert",
+        "--input",
+        &p("all.fvecs"),
+        "--max",
+        "250",
+        "--out",
+        &p("base.fvecs"),
+    ]);
+    data_tool(&[
+        "convert",
+        "--input",
+        &p("all.fvecs"),
+        "--skip",
+        "250",
+        "--out",
+        &p("q.fvecs"),
+    ]);
+    let (base, queries) = (
+        hnsw::io::read_vectors(p("base.fvecs")).unwrap(),
+        hnsw::io::read_vectors(p("q.fvecs")).unwrap(),
+    );
+    assert_eq!((base.len(), queries.len()), (250, 50));
+    assert_eq!(queries.vector(0), all.vector(250));
+
+    data_tool(&[
+        "truth",
+        "--base",
+        &p("base.fvecs"),
+        "--queries",
+        &p("q.fvecs"),
+        "--metric",
+        "cosine",
+        "--k",
+        "7",
+        "--threads",
+        "3",
+        "--out",
+        &p("truth.ivecs"),
+    ]);
+    let truth = hnsw::io::read_ids(p("truth.ivecs")).unwrap();
+    let mut exact = FlatIndex::new(Metric::Cosine, 6).unwrap();
+    for (id, v) in base.iter().enumerate() {
+        exact.insert(id as u64, v).unwrap();
+    }
+    assert_eq!(truth.len(), 50);
+    for (q, ids) in queries.iter().zip(&truth) {
+        let want: Vec<u64> = exact.search(q, 7).unwrap().iter().map(|n| n.id).collect();
+        assert_eq!(ids, &want, "truth in query order, nearest first");
+    }
 }

@@ -139,3 +139,21 @@ fn gzipped_idx_reads_back() {
     let path = write(dir.path(), "fake-idx3-ubyte.gz", b"not gzip");
     assert!(matches!(read_vectors(&path), Err(hnsw::Error::Corrupt(_))));
 }
+
+#[test]
+fn written_texmex_files_read_back_and_bad_lists_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = hnsw::data::clustered(50, 7, 3, 0.2, 9);
+    let path = dir.path().join("x.fvecs");
+    hnsw::io::write_fvecs(&path, &data).unwrap();
+    assert_eq!(read_vectors(&path).unwrap(), data);
+
+    let lists = vec![vec![3, 1, 4], vec![1, 5], vec![i32::MAX as u64]];
+    let path = dir.path().join("gt.ivecs");
+    hnsw::io::write_ivecs(&path, &lists).unwrap();
+    assert_eq!(read_ids(&path).unwrap(), lists);
+
+    let too_big = dir.path().join("big.ivecs");
+    assert!(hnsw::io::write_ivecs(&too_big, &[vec![1 << 31]]).is_err());
+    assert!(hnsw::io::write_ivecs(&too_big, &[vec![]]).is_err());
+}

@@ -221,3 +221,35 @@ fn a_filter_that_allows_nothing_returns_nothing() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_traced_search_returns_what_search_returns_and_counts_its_work() {
+    let points = data::clustered(3_000, 16, 8, 0.1, 41);
+    let (index, _) = build(&points, Metric::L2, Params::new(8));
+    let entry = index.entry_point().unwrap();
+    let top = index.level(entry).unwrap();
+    for q in 0..50 {
+        let query = data::uniform(1, 16, 1_000 + q).vector(0).to_vec();
+        let (found, trace) = index.search_traced(&query, 10, 40).unwrap();
+        assert_eq!(found, index.search(&query, 10, 40).unwrap());
+        // The descent starts at the entry point on the top layer and visits
+        // each layer above 0 once, top down, each leg starting where the one
+        // above ended.
+        let layers: Vec<usize> = trace.descent.iter().map(|(l, _)| *l).collect();
+        assert_eq!(layers, (1..=top).rev().collect::<Vec<_>>());
+        if let Some((_, first)) = trace.descent.first() {
+            assert_eq!(first[0], entry);
+        }
+        for pair in trace.descent.windows(2) {
+            assert_eq!(pair[1].1[0], *pair[0].1.last().unwrap());
+        }
+        // Each layer-0 node is evaluated at most once (the visited set).
+        let mut seen = trace.layer0_evaluated.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), trace.layer0_evaluated.len());
+        assert!(top == 0 || trace.distance_evaluations > trace.layer0_evaluated.len() as u64);
+        // A search is cheaper than the exact one.
+        assert!(trace.distance_evaluations < points.len() as u64);
+    }
+}
