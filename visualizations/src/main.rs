@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p visualizations -- figures [--out book/src/figures] [--check]
-//! cargo run --release -p visualizations -- timing  [--suite avl|kv|all] [--criterion target/criterion] [--out book/src/figures]
+//! cargo run --release -p visualizations -- timing  [--suite avl|kv|hnsw|all] [--criterion target/criterion] [--out book/src/figures]
 //! ```
 //!
 //! `figures` regenerates every seeded figure; with `--check` it writes nothing
@@ -13,6 +13,8 @@
 //! `cargo xtask figures [--check | --timing]` calls these.
 
 mod avl_figures;
+mod hnsw_figures;
+mod hnsw_timing;
 mod kv_figures;
 mod kv_timing;
 mod plot;
@@ -51,8 +53,9 @@ enum Command {
     /// Draw the timing figures from criterion's results and print the
     /// README's benchmark tables (Markdown).
     Timing {
-        /// Which benchmarks: `avl` (`--bench avl`), `kv` (`--bench kv`) or `all`.
-        #[arg(long, default_value = "all", value_parser = ["avl", "kv", "all"])]
+        /// Which benchmarks: `avl` (`--bench avl`), `kv` (`--bench kv`),
+        /// `hnsw` (`--bench hnsw`) or `all`.
+        #[arg(long, default_value = "all", value_parser = ["avl", "kv", "hnsw", "all"])]
         suite: String,
         /// criterion's output directory.
         #[arg(long, default_value = "target/criterion")]
@@ -71,14 +74,15 @@ fn main() -> Result<()> {
             criterion,
             out,
         } => {
-            if suite != "kv" {
+            let wanted = |name: &str| suite == name || suite == "all";
+            if wanted("avl") {
                 let svg = timing::render(&criterion)?;
                 write(&out.join(timing::FILE), &svg)?;
                 println!("wrote {}", out.join(timing::FILE).display());
                 println!();
                 print!("{}", timing::table(&criterion)?);
             }
-            if suite != "avl" {
+            if wanted("kv") {
                 for (file, svg) in [
                     (kv_timing::PUT_FILE, kv_timing::render_puts(&criterion)?),
                     (
@@ -92,6 +96,23 @@ fn main() -> Result<()> {
                 println!();
                 print!("{}", kv_timing::table(&criterion)?);
             }
+            if wanted("hnsw") {
+                for (file, svg) in [
+                    (
+                        hnsw_timing::RECALL_QPS_FILE,
+                        hnsw_timing::render_recall_qps(&criterion)?,
+                    ),
+                    (
+                        hnsw_timing::BUILD_FILE,
+                        hnsw_timing::render_build(&criterion)?,
+                    ),
+                ] {
+                    write(&out.join(file), &svg)?;
+                    println!("wrote {}", out.join(file).display());
+                }
+                println!();
+                print!("{}", hnsw_timing::table(&criterion)?);
+            }
             Ok(())
         }
     }
@@ -100,6 +121,7 @@ fn main() -> Result<()> {
 fn figures(out: &Path, check: bool) -> Result<()> {
     let mut figures = avl_figures::all();
     figures.extend(kv_figures::all());
+    figures.extend(hnsw_figures::all());
     let bar = ProgressBar::new(figures.len() as u64).with_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
             .expect("valid template")

@@ -9,7 +9,7 @@
 //! * `book` — regenerates the figures, installs the pinned mdBook into
 //!   `.tools/` if it is missing, builds the book into `book/build/` and prints
 //!   the path of `index.html`.
-//! * `figures [--check | --timing [avl|kv|all]]` — regenerates the seeded
+//! * `figures [--check | --timing [avl|kv|hnsw|all]]` — regenerates the seeded
 //!   figures, checks them, or draws the timing figures from criterion's
 //!   results and prints the README's tables.
 //! * `redis-bench` — runs `redis-benchmark` against `redis-server` (no
@@ -55,9 +55,9 @@ enum Task {
         #[arg(long, conflicts_with = "timing")]
         check: bool,
         /// Draw the timing figures from `target/criterion` (run the benches
-        /// first) and print the README tables: `avl`, `kv` or `all` (default).
+        /// first) and print the README tables: `avl`, `kv`, `hnsw` or `all` (default).
         #[arg(long, value_name = "SUITE", num_args = 0..=1, default_missing_value = "all",
-              value_parser = ["avl", "kv", "all"])]
+              value_parser = ["avl", "kv", "hnsw", "all"])]
         timing: Option<String>,
     },
     /// Compare `kv serve --durability never` with `redis-server` under
