@@ -118,9 +118,9 @@ pub struct Params {
 // ANCHOR_END: params
 
 impl Params {
-    /// The paper's recommended defaults for `m`: `m0 = 2m`,
-    /// `ef_construction = 200`, `m_L = 1 / ln m` (so P(level ≥ l) = m^−l),
-    /// seed 0, and the heuristic without its two options (as hnswlib).
+    /// Defaults for `m`: the paper's `m0 = 2m` and `m_L = 1 / ln m` (so
+    /// P(level ≥ l) = m^−l), hnswlib's `ef_construction = 200`, seed 0, and
+    /// the heuristic without its two options (as hnswlib).
     pub fn new(m: usize) -> Params {
         Params {
             m,
@@ -276,7 +276,8 @@ pub struct Hnsw {
     pub(crate) upper: Vec<Vec<u32>>,
     pub(crate) entry: Option<u32>,
     /// Each node's parent in the layer-0 spanning tree ([`NO_PARENT`] for
-    /// the entry point); derived from the links, so not saved.
+    /// the entry point). Saved with the index: the links alone do not say
+    /// which of a node's in-links is its parent.
     pub(crate) parent: Vec<u32>,
     /// How many nodes have each node as parent (at most `m0`).
     pub(crate) children: Vec<u32>,
@@ -397,11 +398,15 @@ impl Hnsw {
     }
 
     // ANCHOR: memory_bytes
-    /// Bytes of the vectors and links (what the index itself holds,
-    /// without the id map and allocator overhead).
+    /// Bytes of the vectors, the links and each node's bookkeeping: id (8),
+    /// level (1), tombstone flag (1), spanning-tree parent and child count
+    /// (4 + 4), and the header of its upper-layer link list (a `Vec`: 24
+    /// bytes on 64-bit targets, even for a node with no upper layer). Not
+    /// counted: the id map and allocator overhead.
     pub fn memory_bytes(&self) -> usize {
         let links: usize = self.upper.iter().map(Vec::len).sum::<usize>() + self.layer0.len();
-        self.vectors.len() * 4 + links * 4 + self.ids.len() * (8 + 1 + 1)
+        let per_node = 8 + 1 + 1 + 4 + 4 + std::mem::size_of::<Vec<u32>>();
+        self.vectors.len() * 4 + links * 4 + self.ids.len() * per_node
     }
     // ANCHOR_END: memory_bytes
 
@@ -925,7 +930,10 @@ impl Hnsw {
     /// The `k` approximate nearest live items to `query`, nearest first
     /// (ties by id); `ef` (raised to `k` if smaller) is the size of the
     /// candidate list on layer 0: larger is slower and finds more of the
-    /// true neighbours.
+    /// true neighbours. When more items tie at the cut than the list
+    /// holds, which of them are kept depends on `ef` and on insertion order
+    /// (node numbers), not on their ids, so results can differ from
+    /// [`crate::FlatIndex`]'s there.
     ///
     /// # Errors
     ///

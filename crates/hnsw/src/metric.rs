@@ -191,7 +191,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kernels_agree_with_the_reference_for_every_length_up_to_1024() {
+    fn dispatched_and_portable_kernels_agree_with_the_reference_for_every_length_up_to_1024() {
         let mut state = 0x2545_F491_4F6C_DD1Du64;
         let mut next = || {
             state ^= state << 13;
@@ -204,16 +204,28 @@ mod tests {
             let b: Vec<f32> = (0..len).map(|_| next()).collect();
             // Summation order differs; the bound grows with the terms' size.
             let tolerance = 1e-5 * (len as f32 + 1.0);
-            let (fast, slow) = (l2_squared(&a, &b), reference::l2_squared(&a, &b));
-            assert!(
-                (fast - slow).abs() <= tolerance,
-                "l2 len {len}: {fast} vs {slow}"
-            );
-            let (fast, slow) = (dot(&a, &b), reference::dot(&a, &b));
-            assert!(
-                (fast - slow).abs() <= tolerance,
-                "dot len {len}: {fast} vs {slow}"
-            );
+            // The dispatchers (AVX2 on a CPU that has it) and the portable
+            // kernels, whatever this CPU has.
+            let l2 = reference::l2_squared(&a, &b);
+            for (name, fast) in [
+                ("dispatched", l2_squared(&a, &b)),
+                ("portable", l2_squared_portable(&a, &b)),
+            ] {
+                assert!(
+                    (fast - l2).abs() <= tolerance,
+                    "{name} l2 len {len}: {fast} vs {l2}"
+                );
+            }
+            let dot_product = reference::dot(&a, &b);
+            for (name, fast) in [
+                ("dispatched", dot(&a, &b)),
+                ("portable", dot_portable(&a, &b)),
+            ] {
+                assert!(
+                    (fast - dot_product).abs() <= tolerance,
+                    "{name} dot len {len}: {fast} vs {dot_product}"
+                );
+            }
         }
     }
 }
