@@ -38,7 +38,7 @@ const QUERIES: usize = 1_000;
 /// Queries per timed iteration.
 const BATCH: usize = 200;
 /// The ef values searched.
-const EFS: [usize; 9] = [10, 16, 24, 32, 48, 64, 96, 128, 256];
+const EFS: [usize; 12] = [10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128, 256];
 /// Sizes of the scaling sets.
 const SCALING: [usize; 6] = [1_000, 2_000, 4_000, 8_000, 16_000, 32_000];
 /// ef of the scaling queries.

@@ -3,7 +3,7 @@
 //!
 //! | | this crate | hnsw_rs 0.3.5 | instant-distance 0.6.1 |
 //! |---|---|---|---|
-//! | links per node | `m`, `2m` on layer 0 | `max_nb_connection`, `2×` on layer 0 | fixed: 32, 64 on layer 0 |
+//! | links per node | `m`, `2m` on layer 0 (`strata-m32`: 32, 64, keeping pruned candidates as instant-distance does) | `max_nb_connection`, `2×` on layer 0 | fixed: 32, 64 on layer 0 |
 //! | distance | AVX2 kernels of `hnsw::simd` | anndists with its `simdeez_f` SIMD feature | our kernel (its `Point` trait asks the user for one) |
 //! | cosine | vectors normalised, `1 − a·b` | vectors normalised here, `DistDot` (`1 − a·b`) | vectors normalised here, `1 − a·b` |
 //! | L2 | squared | Euclidean (the root: same order) | squared |
@@ -16,7 +16,7 @@
 use std::path::PathBuf;
 
 use hnsw::data::{self, Dataset};
-use hnsw::{FlatIndex, Hnsw, Metric, Params};
+use hnsw::{FlatIndex, Hnsw, Metric, Params, Selection};
 
 /// Seed of the synthetic sets and of every index's level draws.
 pub const SEED: u64 = 0x484E_5357;
@@ -152,7 +152,10 @@ pub trait Ann: Send + Sync {
 }
 
 /// The engines, by name, for `STRATA_BENCH_ENGINES`-style selection.
-pub const ENGINES: [&str; 3] = ["strata", "hnsw_rs", "instant-distance"];
+/// `strata-m32` is this crate with instant-distance's parameters (`m = 32`
+/// and its default heuristic, which keeps pruned candidates), so that peer
+/// can be compared at equal parameters too.
+pub const ENGINES: [&str; 4] = ["strata", "strata-m32", "hnsw_rs", "instant-distance"];
 
 /// Builds engine `name` over `base` with `m` and `ef_construction` on one
 /// thread.
@@ -169,6 +172,19 @@ pub fn build(
 ) -> Box<dyn Ann> {
     match name {
         "strata" => Box::new(Strata::build(base, metric, m, ef_construction)),
+        "strata-m32" => {
+            let params = Params {
+                selection: Selection::Heuristic {
+                    extend_candidates: false,
+                    keep_pruned: true,
+                },
+                ..Params::new(32)
+            };
+            Box::new(Strata {
+                name: "strata-m32",
+                ..Strata::build_with(base, metric, params, ef_construction)
+            })
+        }
         "hnsw_rs" => Box::new(HnswRs::build(base, metric, m, ef_construction)),
         "instant-distance" => Box::new(InstantDistance::build(base, metric, ef_construction)),
         other => panic!("no engine {other:?}; engines: {ENGINES:?}"),
@@ -177,6 +193,7 @@ pub fn build(
 
 /// This crate's index.
 pub struct Strata {
+    name: &'static str,
     index: Hnsw,
     ef: usize,
 }
@@ -188,22 +205,41 @@ impl Strata {
     ///
     /// On data the index refuses.
     pub fn build(base: &Dataset, metric: Metric, m: usize, ef_construction: usize) -> Strata {
+        Strata::build_with(base, metric, Params::new(m), ef_construction)
+    }
+
+    /// As [`Strata::build`] with other parameters (the seed and
+    /// `ef_construction` are set here).
+    ///
+    /// # Panics
+    ///
+    /// On invalid parameters or data the index refuses.
+    pub fn build_with(
+        base: &Dataset,
+        metric: Metric,
+        params: Params,
+        ef_construction: usize,
+    ) -> Strata {
         let params = Params {
             ef_construction,
             seed: SEED,
-            ..Params::new(m)
+            ..params
         };
         let mut index = Hnsw::new(metric, base.dimension, params).expect("valid parameters");
         for (id, v) in base.iter().enumerate() {
             index.insert(id as u64, v).expect("valid vector");
         }
-        Strata { index, ef: 10 }
+        Strata {
+            name: "strata",
+            index,
+            ef: 10,
+        }
     }
 }
 
 impl Ann for Strata {
     fn name(&self) -> &'static str {
-        "strata"
+        self.name
     }
 
     fn set_ef(&mut self, ef: usize) {

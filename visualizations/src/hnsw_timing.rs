@@ -252,7 +252,7 @@ pub(crate) fn render_recall_qps(criterion: &Path) -> Result<String> {
             title: format!("{dataset} (k = 10)"),
             x: Axis {
                 label: "mean recall@10",
-                range: (((low * 10.0).floor() / 10.0).min(0.9), 1.0),
+                range: (((low * 20.0).floor() / 20.0).min(0.9), 1.0),
                 log: false,
             },
             y: Axis {
@@ -273,7 +273,7 @@ pub(crate) fn render_recall_qps(criterion: &Path) -> Result<String> {
                     dashed: false,
                 })
                 .collect(),
-            legend: SeriesLabelPosition::UpperRight,
+            legend: SeriesLabelPosition::LowerLeft,
         });
     }
     panels(

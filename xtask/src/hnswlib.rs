@@ -48,6 +48,11 @@ pub(crate) struct Options {
     /// The ef values searched, comma-separated.
     #[arg(long, default_value = "10,16,24,32,48,64,96,128,192,256,384")]
     ef: String,
+    /// Runs of each library, alternating (build and all searches each
+    /// time); the table shows each ef's median. On a shared machine one
+    /// run can be off by a third either way.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
 }
 
 /// One measured point of one library.
@@ -82,8 +87,8 @@ pub(crate) fn fashion_mnist_dir() -> Result<PathBuf> {
 }
 
 pub(crate) fn compare(root: &Path, options: &Options) -> Result<()> {
-    if options.threads == 0 || options.queries == 0 {
-        bail!("--threads and --queries must be positive");
+    if options.threads == 0 || options.queries == 0 || options.runs == 0 {
+        bail!("--threads, --queries and --runs must be positive");
     }
     cargo(&["build", "--release", "--quiet", "-p", "hnsw", "--bins"])?;
     let bin = root.join("target/release");
@@ -108,12 +113,16 @@ pub(crate) fn compare(root: &Path, options: &Options) -> Result<()> {
             format!("--ef={}", options.ef),
             format!("--threads={}", options.threads),
         ];
-        let ours = json_lines(
-            Command::new(bin.join("hnsw-eval"))
-                .args(&common)
-                .arg("--json"),
-        )?;
-        let theirs = json_lines(Command::new(&python).arg(&script).args(&common))?;
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        for _ in 0..options.runs {
+            let eval = bin.join("hnsw-eval");
+            ours.push(json_lines(Command::new(eval).args(&common).arg("--json"))?);
+            theirs.push(json_lines(
+                Command::new(&python).arg(&script).args(&common),
+            )?);
+        }
+        let (ours, theirs) = (median(&ours), median(&theirs));
         let name = format!("{data:?}");
         print_table(&name, options, &ours, &theirs);
         summary.push((name, ours, theirs));
@@ -312,10 +321,33 @@ fn json_lines(command: &mut Command) -> Result<Vec<Point>> {
     Ok(points)
 }
 
+/// Per ef, the median QPS and build time over runs (recall is the same in
+/// every run of one library: the build is deterministic).
+fn median(runs: &[Vec<Point>]) -> Vec<Point> {
+    let middle = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    runs[0]
+        .iter()
+        .enumerate()
+        .map(|(i, first)| Point {
+            qps: middle(runs.iter().map(|r| r[i].qps).collect()),
+            build_seconds: middle(runs.iter().map(|r| r[i].build_seconds).collect()),
+            ..*first
+        })
+        .collect()
+}
+
 fn print_table(name: &str, options: &Options, ours: &[Point], theirs: &[Point]) {
     println!(
-        "\n## {name}: k = {}, m = {}, ef_construction = {}, {} thread(s), {} queries\n",
-        options.k, options.m, options.ef_construction, options.threads, options.queries
+        "\n## {name}: k = {}, m = {}, ef_construction = {}, {} thread(s), {} queries, median of {} runs\n",
+        options.k,
+        options.m,
+        options.ef_construction,
+        options.threads,
+        options.queries,
+        options.runs
     );
     println!(
         "build: strata {:.2} s, hnswlib {:.2} s ({:.2}×)\n",

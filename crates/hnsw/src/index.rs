@@ -50,7 +50,7 @@ use rand::{RngExt, SeedableRng};
 
 use crate::error::{Error, Result};
 use crate::flat::{Neighbor, by_distance_then_id};
-use crate::metric::{Metric, prefetch};
+use crate::metric::{Kernels, Metric, prefetch};
 use crate::vector::prepare;
 use crate::visited::Visited;
 
@@ -284,6 +284,8 @@ pub struct Hnsw {
     /// Live ids only.
     pub(crate) by_id: HashMap<u64, u32>,
     rng: ChaCha8Rng,
+    /// The distance kernels, chosen when the index is made.
+    kernels: Kernels,
     /// Visited sets for concurrent searches, reused.
     visited: Mutex<Vec<Visited>>,
 }
@@ -319,6 +321,7 @@ impl Hnsw {
             children: Vec::new(),
             by_id: HashMap::new(),
             rng: ChaCha8Rng::seed_from_u64(params.seed),
+            kernels: Kernels::detect(),
             visited: Mutex::new(Vec::new()),
         })
     }
@@ -420,7 +423,8 @@ impl Hnsw {
     }
 
     fn distance_to(&self, query: &[f32], node: u32) -> f32 {
-        self.metric.distance(query, self.vector_of(node))
+        self.metric
+            .distance_with(self.kernels, query, self.vector_of(node))
     }
 
     // ANCHOR: neighbors

@@ -88,6 +88,45 @@ impl std::str::FromStr for Metric {
 }
 
 /// Lanes summed independently by the kernels.
+/// The distance kernels this CPU runs, chosen once (an index keeps its
+/// choice), so that a distance costs no feature check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kernels {
+    /// AVX2 and FMA ([`crate::simd`]), with the proof that the CPU has them.
+    #[cfg(target_arch = "x86_64")]
+    Avx2Fma(crate::simd::Avx2Fma),
+    /// The portable eight-lane kernels.
+    Portable,
+}
+
+impl Kernels {
+    /// The fastest kernels this CPU can run: the same choice the
+    /// dispatching [`l2_squared`] and [`dot`] make on every call.
+    pub(crate) fn detect() -> Kernels {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(proof) = crate::simd::Avx2Fma::detect() {
+            return Kernels::Avx2Fma(proof);
+        }
+        Kernels::Portable
+    }
+}
+
+impl Metric {
+    /// [`Metric::distance`] with kernels chosen beforehand: the same value,
+    /// bit for bit.
+    #[inline]
+    pub(crate) fn distance_with(self, kernels: Kernels, a: &[f32], b: &[f32]) -> f32 {
+        match (self, kernels) {
+            #[cfg(target_arch = "x86_64")]
+            (Metric::L2, Kernels::Avx2Fma(k)) => k.l2_squared(a, b),
+            #[cfg(target_arch = "x86_64")]
+            (Metric::Cosine | Metric::InnerProduct, Kernels::Avx2Fma(k)) => 1.0 - k.dot(a, b),
+            (Metric::L2, Kernels::Portable) => l2_squared_portable(a, b),
+            (Metric::Cosine | Metric::InnerProduct, Kernels::Portable) => 1.0 - dot_portable(a, b),
+        }
+    }
+}
+
 const LANES: usize = 8;
 
 // ANCHOR: dispatch
@@ -214,6 +253,17 @@ mod tests {
                 assert!(
                     (fast - l2).abs() <= tolerance,
                     "{name} l2 len {len}: {fast} vs {l2}"
+                );
+            }
+            for metric in [Metric::L2, Metric::Cosine, Metric::InnerProduct] {
+                let (chosen, dispatched) = (
+                    metric.distance_with(Kernels::detect(), &a, &b),
+                    metric.distance(&a, &b),
+                );
+                assert_eq!(
+                    chosen.to_bits(),
+                    dispatched.to_bits(),
+                    "{metric:?} len {len}"
                 );
             }
             let dot_product = reference::dot(&a, &b);

@@ -28,14 +28,23 @@ pub fn has_avx2_fma() -> bool {
 /// Bytes in a cache line on x86-64 CPUs.
 const CACHE_LINE: usize = 64;
 
-/// Starts loading every cache line of `data` into the CPU's caches, so that
-/// a distance computed (or a link list read) a little later does not wait
-/// for memory. A hint only: nothing is read, and results do not change.
+/// Cache lines [`prefetch`] asks for at most. The CPU's own prefetcher
+/// follows a sequential read once it has started, so asking for all of a
+/// long vector mostly queues requests: on Fashion-MNIST (784 components,
+/// 49 lines) capping at 8 lines searched 5–15% faster and built 5–10%
+/// faster than prefetching every line (and than 1 line, hnswlib's choice);
+/// on 384 components the three were within noise.
+pub const PREFETCH_LINES: usize = 8;
+
+/// Starts loading the first [`PREFETCH_LINES`] cache lines of `data` into
+/// the CPU's caches, so that a distance computed (or a link list read) a
+/// little later does not wait for memory. A hint only: nothing is read, and
+/// results do not change.
 #[inline]
 pub fn prefetch<T>(data: &[T]) {
     let bytes = std::mem::size_of_val(data);
     let start = data.as_ptr().cast::<i8>();
-    for offset in (0..bytes).step_by(CACHE_LINE) {
+    for offset in (0..bytes).step_by(CACHE_LINE).take(PREFETCH_LINES) {
         // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 CPU has (it
         // is in the target's baseline), and a prefetch never faults or
         // reads anything the program can observe, whatever the address.
@@ -68,6 +77,34 @@ pub fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
     assert!(has_avx2_fma(), "dot_avx2 needs AVX2 and FMA");
     // SAFETY: the CPU has AVX2 and FMA, asserted just above.
     unsafe { dot_impl(a, b) }
+}
+
+/// Proof that this CPU has AVX2 and FMA: [`Avx2Fma::detect`] is the only
+/// way to make one, so its kernels skip the check that
+/// [`l2_squared_avx2`] and [`dot_avx2`] make on every call. The index
+/// detects once, when it is made, and keeps the proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Avx2Fma(());
+
+impl Avx2Fma {
+    /// `Some` if this CPU has AVX2 and FMA.
+    pub fn detect() -> Option<Avx2Fma> {
+        has_avx2_fma().then_some(Avx2Fma(()))
+    }
+
+    /// Squared Euclidean distance (as [`l2_squared_avx2`]).
+    #[inline]
+    pub fn l2_squared(self, a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: `self` exists, so `detect` found AVX2 and FMA on this CPU.
+        unsafe { l2_squared_impl(a, b) }
+    }
+
+    /// Dot product (as [`dot_avx2`]).
+    #[inline]
+    pub fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: `self` exists, so `detect` found AVX2 and FMA on this CPU.
+        unsafe { dot_impl(a, b) }
+    }
 }
 
 /// Components per register.
