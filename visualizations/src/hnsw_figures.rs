@@ -15,7 +15,8 @@ use plotters::prelude::*;
 
 use crate::Figure;
 use crate::plot::{
-    Axis, FOOTER, PALETTE, Panel, Series, draw_footer, err, log_range, number, panels, thousands,
+    Axis, FOOTER, PALETTE, Panel, Series, draw_footer, draw_legend, err, log_range, number, panels,
+    thousands,
 };
 
 /// The seed of every Part III experiment (each derives its own from it).
@@ -313,14 +314,7 @@ fn histogram(title: &str, observed: &[u64], expected: &[f64], footer: &str) -> R
             .map_err(err)?
             .label("expected: n · m^-l (1 - 1/m)")
             .legend(move |(x, y)| Circle::new((x + 7, y), 4, dot.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font(("sans-serif", 13).into_font())
-            .draw()
-            .map_err(err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         draw_footer(&footer_area, footer)?;
         root.present().map_err(err)?;
     }
@@ -759,29 +753,29 @@ fn recall_vs_ef() -> Result<String> {
 /// The values of m compared in figure 5.
 const MS: [usize; 4] = [4, 8, 16, 32];
 
-fn effect_of_m() -> Result<String> {
-    let mut sweeps = Vec::new();
-    for m in MS {
-        sweeps.push(sweep_64(Metric::L2, m)?);
-    }
+/// Figures 4 and 5: recall@10 against distance evaluations per query, one
+/// curve (a dot per ef) per sweep, labelled in order.
+fn recall_against_work(
+    title: &str,
+    labels: &[String],
+    sweeps: &[Vec<Measured>],
+    footer: &str,
+) -> Result<String> {
     let floor = recall_floor(&sweeps.iter().map(Vec::as_slice).collect::<Vec<_>>());
     let (lo, hi) = log_range(sweeps.iter().flatten().map(|p| p.evaluations));
-    let series = MS
+    let series = labels
         .iter()
-        .zip(&sweeps)
+        .zip(sweeps)
         .enumerate()
-        .map(|(i, (m, s))| Series {
-            label: format!("m = {m} (m0 = {})", 2 * m),
+        .map(|(i, (label, s))| Series {
+            label: label.clone(),
             points: s.iter().map(|p| (p.evaluations, p.recall)).collect(),
             color: PALETTE[i],
             dashed: false,
         })
         .collect();
     panels(
-        &format!(
-            "What does m buy? Recall@{K} against the work per query ({} clustered 64-d vectors, L2)",
-            thousands(CLUSTERED_N as u64)
-        ),
+        title,
         crate::plot::SIZE,
         1,
         &[Panel {
@@ -799,6 +793,26 @@ fn effect_of_m() -> Result<String> {
             series,
             legend: SeriesLabelPosition::LowerRight,
         }],
+        footer,
+    )
+}
+
+fn effect_of_m() -> Result<String> {
+    let mut sweeps = Vec::new();
+    for m in MS {
+        sweeps.push(sweep_64(Metric::L2, m)?);
+    }
+    let labels: Vec<String> = MS
+        .iter()
+        .map(|m| format!("m = {m} (m0 = {})", 2 * m))
+        .collect();
+    recall_against_work(
+        &format!(
+            "What does m buy? Recall@{K} against the work per query ({} clustered 64-d vectors, L2)",
+            thousands(CLUSTERED_N as u64)
+        ),
+        &labels,
+        &sweeps,
         &footer(&data_64()),
     )
 }
@@ -846,41 +860,17 @@ fn selection() -> Result<String> {
         let index = build(&points, Metric::L2, params)?;
         sweeps.push(sweep(&index, &queries, &truth)?);
     }
-    let floor = recall_floor(&sweeps.iter().map(Vec::as_slice).collect::<Vec<_>>());
-    let (lo, hi) = log_range(sweeps.iter().flatten().map(|p| p.evaluations));
-    let series = rules
+    let labels: Vec<String> = rules
         .iter()
-        .zip(&sweeps)
-        .enumerate()
-        .map(|(i, ((label, _), s))| Series {
-            label: (*label).to_string(),
-            points: s.iter().map(|p| (p.evaluations, p.recall)).collect(),
-            color: PALETTE[i],
-            dashed: false,
-        })
+        .map(|(label, _)| (*label).to_string())
         .collect();
-    panels(
+    recall_against_work(
         &format!(
             "Why the heuristic? Recall@{K} against work on strongly clustered data ({} vectors, {SELECTION_D}-d, m = {SELECTION_M})",
             thousands(SELECTION_N as u64)
         ),
-        crate::plot::SIZE,
-        1,
-        &[Panel {
-            title: String::new(),
-            x: Axis {
-                label: "mean distance evaluations per query (log scale); dots: ef = 10 ... 400",
-                range: (lo, hi),
-                log: true,
-            },
-            y: Axis {
-                label: "mean recall@10",
-                range: (floor, 1.0),
-                log: false,
-            },
-            series,
-            legend: SeriesLabelPosition::LowerRight,
-        }],
+        &labels,
+        &sweeps,
         &footer(&format!(
             "{} + {QUERIES} query vectors, {SELECTION_CLUSTERS} Gaussian clusters (sigma {SELECTION_SPREAD}); L2, ef_construction 200",
             thousands(SELECTION_N as u64)
