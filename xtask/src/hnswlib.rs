@@ -14,6 +14,10 @@ use crate::{cargo, run};
 const HNSWLIB: &str = "hnswlib==0.8.0";
 const NUMPY: &str = "numpy==2.4.6";
 
+/// Seed of the clustered set: `benches::ann::SEED` (0x484E5357), so that
+/// this comparison and the criterion benches measure the same vectors.
+const CLUSTERED_SEED: &str = "1213092695";
+
 /// Where Debian's `dataset-fashion-mnist` puts the files.
 const FASHION_MNIST_DEBIAN: &str = "/usr/share/datasets/fashion-mnist";
 
@@ -183,8 +187,8 @@ fn prepare(bin: &Path, dir: &Path, data: Data, queries: usize) -> Result<&'stati
         Data::Clustered => "cosine",
     };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let stamp = dir.join("queries.count");
-    let wanted = queries.to_string();
+    let stamp = dir.join("made-with");
+    let wanted = format!("{queries} queries, clustered seed {CLUSTERED_SEED}");
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str())
         && dir.join("truth.ivecs").exists()
     {
@@ -236,7 +240,7 @@ fn prepare(bin: &Path, dir: &Path, data: Data, queries: usize) -> Result<&'stati
                     "--spread",
                     "0.3",
                     "--seed",
-                    "5",
+                    CLUSTERED_SEED,
                     "--out",
                     &p("all.fvecs"),
                 ],
