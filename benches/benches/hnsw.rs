@@ -15,7 +15,7 @@
 //!   1,000 to 32,000 vectors: `build` (a whole build per iteration) and
 //!   `query` (a batch at ef = 64).
 //!
-//! Run: `cargo bench -p benches --bench hnsw` (about 40 minutes on 2 cores,
+//! Run: `cargo bench -p benches --bench hnsw` (about 35 minutes on 2 cores,
 //! most of it building the peers' indexes); pick engines with
 //! `STRATA_BENCH_ENGINES=strata,hnsw_rs` and data sets with
 //! `STRATA_HNSW_DATA=clustered-384`. `cargo xtask figures --timing hnsw`
