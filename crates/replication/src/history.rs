@@ -1,0 +1,231 @@
+//! Client histories: what clients asked for and what they were told, in
+//! real-time order, and the operations per key they amount to.
+//!
+//! An [`Event`] is an invocation or a completion. As in Jepsen, a
+//! completion is [`Kind::Ok`] (the operation took effect, and a read
+//! returns its value), [`Kind::Fail`] (it certainly took no effect: a
+//! compare-and-set whose expected value did not match is a `Fail`) or
+//! [`Kind::Info`] (it may have taken effect at any moment after its
+//! invocation, or never — a timeout). A process whose operation ended
+//! `Info` invokes nothing more; a fresh process id stands in for it. An
+//! invocation with no completion at the end of the history counts as
+//! `Info`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The values registers hold.
+pub type Value = i64;
+
+/// What an operation does. On an invocation a read's value is ignored; on
+/// its `Ok` completion it is the value read (`None`: the key was absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// Read the key.
+    Read(Option<Value>),
+    /// Write a value.
+    Write(Value),
+    /// Compare-and-set: `(expected, new)`.
+    Cas(Value, Value),
+}
+
+/// Whether an event starts an operation or ends it, and how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// The client asked.
+    Invoke,
+    /// It took effect.
+    Ok,
+    /// It certainly took no effect.
+    Fail,
+    /// Unknown: it may have taken effect, at any moment after its
+    /// invocation, or never.
+    Info,
+}
+
+/// One line of a history.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Event {
+    /// The client process.
+    pub process: u64,
+    /// Invocation or completion.
+    pub kind: Kind,
+    /// The operation.
+    pub op: Op,
+    /// The key it acts on.
+    pub key: String,
+}
+
+/// What an operation that may have taken effect did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Effect {
+    /// A read that returned this value.
+    Read(Option<Value>),
+    /// A write of this value.
+    Write(Value),
+    /// A compare-and-set that, if it took effect, found `expected`.
+    Cas {
+        /// The value it required.
+        expected: Value,
+        /// The value it wrote.
+        new: Value,
+    },
+}
+
+/// An operation of one key: when it was invoked and returned (positions in
+/// the history), and its effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Operation {
+    /// Position of its invocation event.
+    pub call: usize,
+    /// Position of its completion event; `None` for an indeterminate
+    /// operation, which may take effect at any moment after `call`, or
+    /// never.
+    pub ret: Option<usize>,
+    /// The process that ran it.
+    pub process: u64,
+    /// What it did.
+    pub effect: Effect,
+}
+
+/// A history that does not describe clients running one operation at a
+/// time each.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HistoryError {
+    /// A process invoked while its previous operation was still running.
+    #[error(
+        "event {event}: process {process} invokes while its operation of event {pending} is still running"
+    )]
+    AlreadyRunning {
+        /// Position of the offending event.
+        event: usize,
+        /// The process.
+        process: u64,
+        /// Position of the running operation's invocation.
+        pending: usize,
+    },
+    /// A process invoked after one of its operations ended `Info`.
+    #[error(
+        "event {event}: process {process} invokes after an indeterminate (info) operation; use a fresh process id"
+    )]
+    AfterInfo {
+        /// Position of the offending event.
+        event: usize,
+        /// The process.
+        process: u64,
+    },
+    /// A completion with no running operation of its process.
+    #[error("event {event}: process {process} completes an operation it never invoked")]
+    NotInvoked {
+        /// Position of the offending event.
+        event: usize,
+        /// The process.
+        process: u64,
+    },
+    /// A completion whose function or key differs from its invocation's.
+    #[error(
+        "event {event}: process {process} completes a different operation from the one it invoked at event {call}"
+    )]
+    Mismatch {
+        /// Position of the offending event.
+        event: usize,
+        /// The process.
+        process: u64,
+        /// Position of the invocation.
+        call: usize,
+    },
+}
+
+/// The operations of each key that may have taken effect: `Fail`ed ones are
+/// dropped, and so are reads that did not return (they constrain nothing).
+///
+/// # Errors
+///
+/// A [`HistoryError`] naming the first event that breaks the rules of the
+/// module docs.
+pub fn operations(events: &[Event]) -> Result<BTreeMap<String, Vec<Operation>>, HistoryError> {
+    let mut running: HashMap<u64, usize> = HashMap::new();
+    let mut retired: HashSet<u64> = HashSet::new();
+    let mut by_key: BTreeMap<String, Vec<Operation>> = BTreeMap::new();
+    let mut push = |call: usize, ret: Option<usize>, effect: Option<Effect>| {
+        if let Some(effect) = effect {
+            let event: &Event = &events[call];
+            by_key
+                .entry(event.key.clone())
+                .or_default()
+                .push(Operation {
+                    call,
+                    ret,
+                    process: event.process,
+                    effect,
+                });
+        }
+    };
+    for (i, event) in events.iter().enumerate() {
+        let process = event.process;
+        if event.kind == Kind::Invoke {
+            if let Some(&pending) = running.get(&process) {
+                return Err(HistoryError::AlreadyRunning {
+                    event: i,
+                    process,
+                    pending,
+                });
+            }
+            if retired.contains(&process) {
+                return Err(HistoryError::AfterInfo { event: i, process });
+            }
+            running.insert(process, i);
+            continue;
+        }
+        let call = running
+            .remove(&process)
+            .ok_or(HistoryError::NotInvoked { event: i, process })?;
+        let invoked = &events[call];
+        let same = invoked.key == event.key
+            && match (invoked.op, event.op) {
+                (Op::Read(_), Op::Read(_)) => true,
+                (a, b) => a == b,
+            };
+        if !same {
+            return Err(HistoryError::Mismatch {
+                event: i,
+                process,
+                call,
+            });
+        }
+        match event.kind {
+            Kind::Ok => push(call, Some(i), Some(effect(event.op))),
+            Kind::Fail => {}
+            Kind::Info => {
+                retired.insert(process);
+                let effect = match event.op {
+                    Op::Read(_) => None,
+                    op => Some(effect(op)),
+                };
+                push(call, None, effect);
+            }
+            Kind::Invoke => unreachable!("handled above"),
+        }
+    }
+    // Invoked and never completed: indeterminate.
+    let mut open: Vec<usize> = running.into_values().collect();
+    open.sort_unstable();
+    for call in open {
+        let effect = match events[call].op {
+            Op::Read(_) => None,
+            op => Some(effect(op)),
+        };
+        push(call, None, effect);
+    }
+    for ops in by_key.values_mut() {
+        ops.sort_by_key(|op| op.call);
+    }
+    Ok(by_key)
+}
+
+fn effect(op: Op) -> Effect {
+    match op {
+        Op::Read(value) => Effect::Read(value),
+        Op::Write(value) => Effect::Write(value),
+        Op::Cas(expected, new) => Effect::Cas { expected, new },
+    }
+}
