@@ -229,3 +229,97 @@ fn effect(op: Op) -> Effect {
         Op::Cas(expected, new) => Effect::Cas { expected, new },
     }
 }
+
+/// A history file line that is not a valid event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct ParseError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong, and what was expected.
+    pub reason: String,
+}
+
+/// Parses a history file: JSON lines, one event each, in real-time order:
+/// `{"process": 3, "type": "invoke"|"ok"|"fail"|"info", "f":
+/// "read"|"write"|"cas", "key": "k1", "value": …}`, where a read's value is
+/// the value read (`null` for absent; ignored on invocations), a write's
+/// the value written, and a cas's `[expected, new]`. Values may be any
+/// JSON; each distinct value (as written) stands for one register value.
+/// Blank lines are skipped.
+///
+/// # Errors
+///
+/// [`ParseError`] naming the first bad line.
+pub fn parse_jsonl(text: &str) -> Result<Vec<Event>, ParseError> {
+    let mut values: HashMap<String, Value> = HashMap::new();
+    let mut events = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line_no = index + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |reason: String| ParseError {
+            line: line_no,
+            reason,
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let field = |name: &str| {
+            json.get(name)
+                .ok_or_else(|| bad(format!("missing \"{name}\"")))
+        };
+        let process = field("process")?
+            .as_u64()
+            .ok_or_else(|| bad("\"process\" must be a non-negative integer".into()))?;
+        let kind = match field("type")?.as_str() {
+            Some("invoke") => Kind::Invoke,
+            Some("ok") => Kind::Ok,
+            Some("fail") => Kind::Fail,
+            Some("info") => Kind::Info,
+            _ => return Err(bad("\"type\" must be invoke, ok, fail or info".into())),
+        };
+        let key = field("key")?
+            .as_str()
+            .ok_or_else(|| bad("\"key\" must be a string".into()))?
+            .to_string();
+        let null = serde_json::Value::Null;
+        let value = json.get("value").unwrap_or(&null);
+        let mut intern = |v: &serde_json::Value| -> Option<Value> {
+            if v.is_null() {
+                return None;
+            }
+            let next = values.len() as Value;
+            Some(*values.entry(v.to_string()).or_insert(next))
+        };
+        let op = match field("f")?.as_str() {
+            Some("read") => Op::Read(if kind == Kind::Ok {
+                intern(value)
+            } else {
+                None
+            }),
+            Some("write") => Op::Write(
+                intern(value).ok_or_else(|| bad("a write needs a non-null \"value\"".into()))?,
+            ),
+            Some("cas") => {
+                let pair = value.as_array().filter(|a| a.len() == 2);
+                match pair.map(|a| (intern(&a[0]), intern(&a[1]))) {
+                    Some((Some(expected), Some(new))) => Op::Cas(expected, new),
+                    _ => {
+                        return Err(bad(
+                            "a cas's \"value\" must be [expected, new], neither null".into(),
+                        ));
+                    }
+                }
+            }
+            _ => return Err(bad("\"f\" must be read, write or cas".into())),
+        };
+        events.push(Event {
+            process,
+            kind,
+            op,
+            key,
+        });
+    }
+    Ok(events)
+}
