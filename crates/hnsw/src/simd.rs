@@ -54,35 +54,10 @@ pub fn prefetch<T>(data: &[T]) {
     }
 }
 
-/// Squared Euclidean distance with AVX2 and FMA.
-///
-/// # Panics
-///
-/// If the CPU lacks AVX2 or FMA (callers check [`has_avx2_fma`] first).
-#[inline]
-pub fn l2_squared_avx2(a: &[f32], b: &[f32]) -> f32 {
-    assert!(has_avx2_fma(), "l2_squared_avx2 needs AVX2 and FMA");
-    // SAFETY: the CPU has AVX2 and FMA, asserted just above.
-    unsafe { l2_squared_impl(a, b) }
-}
-// ANCHOR_END: detect
-
-/// Dot product with AVX2 and FMA.
-///
-/// # Panics
-///
-/// If the CPU lacks AVX2 or FMA (callers check [`has_avx2_fma`] first).
-#[inline]
-pub fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    assert!(has_avx2_fma(), "dot_avx2 needs AVX2 and FMA");
-    // SAFETY: the CPU has AVX2 and FMA, asserted just above.
-    unsafe { dot_impl(a, b) }
-}
-
 /// Proof that this CPU has AVX2 and FMA: [`Avx2Fma::detect`] is the only
-/// way to make one, so its kernels skip the check that
-/// [`l2_squared_avx2`] and [`dot_avx2`] make on every call. The index
-/// detects once, when it is made, and keeps the proof.
+/// way to make one, so its methods may call the AVX2 kernels without
+/// checking again. The index detects once, when it is made, and keeps the
+/// proof; [`l2_squared_avx2`] and [`dot_avx2`] detect on every call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Avx2Fma(());
 
@@ -105,6 +80,31 @@ impl Avx2Fma {
         // SAFETY: `self` exists, so `detect` found AVX2 and FMA on this CPU.
         unsafe { dot_impl(a, b) }
     }
+}
+
+/// Squared Euclidean distance with AVX2 and FMA.
+///
+/// # Panics
+///
+/// If the CPU lacks AVX2 or FMA (callers check [`has_avx2_fma`] first).
+#[inline]
+pub fn l2_squared_avx2(a: &[f32], b: &[f32]) -> f32 {
+    Avx2Fma::detect()
+        .expect("l2_squared_avx2 needs AVX2 and FMA")
+        .l2_squared(a, b)
+}
+// ANCHOR_END: detect
+
+/// Dot product with AVX2 and FMA.
+///
+/// # Panics
+///
+/// If the CPU lacks AVX2 or FMA (callers check [`has_avx2_fma`] first).
+#[inline]
+pub fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    Avx2Fma::detect()
+        .expect("dot_avx2 needs AVX2 and FMA")
+        .dot(a, b)
 }
 
 /// Components per register.
