@@ -245,7 +245,8 @@ pub struct ParseError {
 /// "read"|"write"|"cas", "key": "k1", "value": …}`, where a read's value is
 /// the value read (`null` for absent; ignored on invocations), a write's
 /// the value written, and a cas's `[expected, new]`. Values may be any
-/// JSON; each distinct value (as written) stands for one register value.
+/// JSON; each distinct value (as written) stands for one register value
+/// (an integer for itself, anything else for a number of its own).
 /// Blank lines are skipped.
 ///
 /// # Errors
@@ -285,11 +286,17 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<Event>, ParseError> {
             .to_string();
         let null = serde_json::Value::Null;
         let value = json.get("value").unwrap_or(&null);
+        // Integers stand for themselves (so verdicts print the file's
+        // values); any other JSON value gets a number from i64::MIN up,
+        // far from the integers histories use.
         let mut intern = |v: &serde_json::Value| -> Option<Value> {
             if v.is_null() {
                 return None;
             }
-            let next = values.len() as Value;
+            if let Some(i) = v.as_i64().filter(|&i| i > i64::MIN / 2) {
+                return Some(i);
+            }
+            let next = i64::MIN + values.len() as Value;
             Some(*values.entry(v.to_string()).or_insert(next))
         };
         let op = match field("f")?.as_str() {
@@ -322,4 +329,33 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<Event>, ParseError> {
         });
     }
     Ok(events)
+}
+
+/// One line of a history file (the format [`parse_jsonl`] reads) for
+/// `event`; `time_us`, when given, is added as a `"time_us"` field, which
+/// readers of the format ignore.
+pub fn to_json_line(event: &Event, time_us: Option<u64>) -> String {
+    use serde_json::json;
+    let kind = match event.kind {
+        Kind::Invoke => "invoke",
+        Kind::Ok => "ok",
+        Kind::Fail => "fail",
+        Kind::Info => "info",
+    };
+    let (f, value) = match event.op {
+        Op::Read(v) => ("read", json!(v)),
+        Op::Write(v) => ("write", json!(v)),
+        Op::Cas(expected, new) => ("cas", json!([expected, new])),
+    };
+    let mut line = json!({
+        "process": event.process,
+        "type": kind,
+        "f": f,
+        "key": event.key,
+        "value": value,
+    });
+    if let Some(t) = time_us {
+        line["time_us"] = json!(t);
+    }
+    line.to_string()
 }

@@ -1,13 +1,27 @@
 //! Replication in a deterministic simulator: Part IV of the
 //! [Strata book](https://github.com/strata-db/strata).
 //!
-//! This first layer is the judge: [`history`] turns a client history
-//! (invocations and completions, in real-time order, as Jepsen records
-//! them) into operations per key, and [`linearizability`] decides whether
-//! each key's operations could have happened one at a time, in an order
-//! that respects real time — the correctness condition of a single-copy
-//! register (Herlihy & Wing, 1990). The simulator and the protocols it will
-//! judge come next (issue 6).
+//! Three replicated key-value stores, each a sans-IO state machine behind
+//! one contract ([`protocol::Node`]):
+//!
+//! * [`primary_backup`] — asynchronous primary-backup with failover: fast,
+//!   and it loses acknowledged writes;
+//! * [`raft`] — Raft with persistence, client sessions, ReadIndex and
+//!   snapshots: linearizable, as long as a majority is up and connected;
+//! * [`quorum`] — Dynamo-style leaderless quorums (N, R, W, last writer
+//!   wins, read repair, hinted handoff): available, and not linearizable
+//!   even with R + W > N.
+//!
+//! [`sim`] runs any of them in virtual time on a faulty network, with nodes
+//! that crash onto simulated disks (`kv::SimDisk`), every choice drawn from
+//! one seed; [`sim::workload`] adds clients, fault schedules and a safety
+//! then a liveness phase. The judges: [`linearizability`] (Wing & Gong's
+//! search with Lowe's memoisation, per key), [`checkers`] (lost
+//! acknowledged writes, read staleness, convergence) and the protocols'
+//! own monitors (Raft's five safety properties, checked after every step).
+//! [`history`] is the Jepsen-style history format they share, and
+//! [`durable`] the checksummed record log nodes keep their state in. The
+//! `sim` binary runs, sweeps and checks from the command line.
 //!
 //! # Example: a stale read is caught
 //!
@@ -31,5 +45,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod durable;
 pub mod history;
 pub mod linearizability;
+pub mod primary_backup;
+pub mod protocol;
+pub mod sim;
