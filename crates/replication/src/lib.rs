@@ -45,6 +45,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod checkers;
 pub mod durable;
 pub mod history;
 pub mod linearizability;

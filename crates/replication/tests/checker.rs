@@ -1,8 +1,14 @@
 //! The linearizability checker against an exhaustive one on thousands of
-//! small random histories, and on textbook examples (Herlihy & Wing 1990).
+//! small random histories, and on textbook examples (Herlihy & Wing 1990);
+//! its witnesses (the smallest set of operations that cannot be ordered)
+//! against their definition; and its verdict on the large histories of the
+//! performance targets (timed in `benches/benches/replication_checker.rs`,
+//! not here).
 
 use replication::history::{Effect, Event, HistoryError, Kind, Op, Operation, operations};
-use replication::linearizability::{Budget, KeyVerdict, Verdict, check, check_register};
+use replication::linearizability::{
+    Budget, KeyVerdict, Verdict, Witness, Workload, check, check_register, register_history,
+};
 
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -360,4 +366,234 @@ fn malformed_histories_are_refused_with_the_event() {
             call: 0
         }
     );
+}
+
+/// `set` less `x` and, transitively, the operations that needed a value a
+/// removed operation wrote (so the rest stays closed under reads-from).
+fn remove_with_readers(set: &[Operation], x: usize) -> Vec<Operation> {
+    let writes = |e: Effect| match e {
+        Effect::Write(v) | Effect::Cas { new: v, .. } => Some(v),
+        Effect::Read(_) => None,
+    };
+    let needs = |e: Effect| match e {
+        Effect::Read(v) => v,
+        Effect::Cas { expected, .. } => Some(expected),
+        Effect::Write(_) => None,
+    };
+    let mut gone = vec![false; set.len()];
+    gone[x] = true;
+    let mut work = vec![x];
+    while let Some(i) = work.pop() {
+        for j in 0..set.len() {
+            if !gone[j] && writes(set[i].effect).is_some_and(|v| needs(set[j].effect) == Some(v)) {
+                gone[j] = true;
+                work.push(j);
+            }
+        }
+    }
+    (0..set.len())
+        .filter(|&i| !gone[i])
+        .map(|i| set[i])
+        .collect()
+}
+
+/// Checks a witness against its definition (module docs of
+/// `linearizability`): a subset of `ops`, closed under reads-from, not
+/// linearizable, and 1-minimal — judged by `linearizable`.
+fn check_witness(
+    ops: &[Operation],
+    witness: &Witness,
+    linearizable: impl Fn(&[Operation]) -> bool,
+) {
+    let w = &witness.ops;
+    assert!(witness.minimal, "the default budget suffices here");
+    assert!(w.iter().all(|op| ops.contains(op)), "a subset");
+    assert!(
+        w.windows(2).all(|p| p[0].call < p[1].call),
+        "in invocation order"
+    );
+    for op in w {
+        let need = match op.effect {
+            Effect::Read(v) => v,
+            Effect::Cas { expected, .. } => Some(expected),
+            Effect::Write(_) => None,
+        };
+        if let Some(v) = need {
+            for writer in ops {
+                if matches!(writer.effect, Effect::Write(x) | Effect::Cas { new: x, .. } if x == v)
+                {
+                    assert!(
+                        w.contains(writer),
+                        "closed: {writer:?} writes what {op:?} needs"
+                    );
+                }
+            }
+        }
+    }
+    assert!(!linearizable(w), "the witness itself fails: {w:#?}");
+    for x in 0..w.len() {
+        let rest = remove_with_readers(w, x);
+        assert!(
+            linearizable(&rest),
+            "1-minimal: removing {:?} still fails: {rest:#?}",
+            w[x]
+        );
+    }
+}
+
+#[test]
+fn witnesses_are_closed_failing_and_one_minimal_by_brute_force() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x3171_4E55);
+    let mut failures = 0;
+    let mut sizes = [0usize; 8];
+    for case in 0..3_000 {
+        let (processes, total) = (rng.random_range(1..=3), rng.random_range(2..=7));
+        let mut events = random_history(&mut rng, processes, total);
+        corrupt(&mut rng, &mut events);
+        let ops = operations(&events).unwrap().remove("k").unwrap_or_default();
+        if let KeyVerdict::NotLinearizable(witness) = check_register(&ops, Budget::default()) {
+            failures += 1;
+            sizes[witness.ops.len().min(7)] += 1;
+            check_witness(&ops, &witness, brute_force);
+            let _ = case;
+        }
+    }
+    assert!(failures > 500, "{failures} failing histories");
+    // Not always the trivial one-operation witness.
+    assert!(
+        sizes[2..].iter().sum::<usize>() > 100,
+        "witness sizes {sizes:?}"
+    );
+}
+
+#[test]
+fn witnesses_of_longer_histories_are_one_minimal() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x1_0461);
+    let mut failures = 0;
+    for _ in 0..300 {
+        let (processes, total) = (rng.random_range(2..=6), rng.random_range(20..=60));
+        let mut events = random_history(&mut rng, processes, total);
+        corrupt(&mut rng, &mut events);
+        let ops = operations(&events).unwrap().remove("k").unwrap_or_default();
+        if let KeyVerdict::NotLinearizable(witness) = check_register(&ops, Budget::default()) {
+            failures += 1;
+            assert!(witness.ops.len() < ops.len(), "smaller than the history");
+            check_witness(&ops, &witness, |set| {
+                check_register(set, Budget::default()) == KeyVerdict::Linearizable
+            });
+        }
+    }
+    assert!(failures > 50, "{failures} failing histories");
+}
+
+#[test]
+fn explanations_name_the_key_and_the_operations() {
+    use Kind::*;
+    let history = [
+        ev(1, Invoke, Op::Write(1)),
+        ev(1, Ok, Op::Write(1)),
+        ev(2, Invoke, Op::Write(2)),
+        ev(3, Invoke, Op::Read(None)),
+        ev(3, Ok, Op::Read(Some(2))),
+        ev(3, Invoke, Op::Read(None)),
+        ev(3, Ok, Op::Read(Some(1))),
+        ev(4, Invoke, Op::Write(9)),
+        ev(4, Info, Op::Write(9)),
+        ev(2, Info, Op::Write(2)),
+    ];
+    let verdict = check(&history, Budget::default()).unwrap();
+    // The write of 9 is neither needed nor kept.
+    assert_eq!(
+        verdict,
+        Verdict::NotLinearizable {
+            key: "x".into(),
+            unplaced: vec![0, 2, 3, 5]
+        }
+    );
+    assert_eq!(
+        verdict.explain(&history).to_string(),
+        "not linearizable: key \"x\": no order places all 4 of these operations (events are 1-based):
+  process 1  write 1     invoked at event 1, ok at event 2
+  process 2  write 2     invoked at event 3, info (indeterminate) at event 10
+  process 3  read -> 2   invoked at event 4, ok at event 5
+  process 3  read -> 1   invoked at event 6, ok at event 7
+"
+    );
+    assert_eq!(
+        verdict.to_string(),
+        "not linearizable: key \"x\": no order places all of the operations invoked at events 1, 3, 4, 6 (1-based)"
+    );
+}
+
+// ANCHOR: targets
+/// The performance targets' histories (issue 6): 2,000 operations of 50
+/// clients on 10 keys; 20,000 of 100 clients on 10 keys, 10% of updates
+/// indeterminate. Also used by the bench.
+const TARGETS: [(Workload, u64); 2] = [
+    (
+        Workload {
+            operations: 2_000,
+            clients: 50,
+            keys: 10,
+            info_per_mille: 0,
+        },
+        0x2000,
+    ),
+    (
+        Workload {
+            operations: 20_000,
+            clients: 100,
+            keys: 10,
+            info_per_mille: 100,
+        },
+        0x20_000,
+    ),
+];
+// ANCHOR_END: targets
+
+#[test]
+fn the_target_histories_are_decided_linearizable_within_the_default_budget() {
+    for (workload, seed) in TARGETS {
+        let history = register_history(&workload, seed);
+        let infos = history.iter().filter(|e| e.kind == Kind::Info).count();
+        assert_eq!(infos > 0, workload.info_per_mille > 0, "{workload:?}");
+        assert_eq!(
+            check(&history, Budget::default()).unwrap(),
+            Verdict::Linearizable,
+            "{workload:?}, seed {seed:#x}"
+        );
+    }
+}
+
+#[test]
+fn a_corrupted_target_history_is_explained_by_a_few_operations() {
+    let (workload, seed) = TARGETS[0];
+    let mut history = register_history(&workload, seed);
+    // A read late in the history returns a value its key held long before.
+    let late = (history.len() * 3 / 4..history.len())
+        .find(|&i| history[i].kind == Kind::Ok && matches!(history[i].op, Op::Read(Some(_))))
+        .unwrap();
+    let key = history[late].key.clone();
+    let old = history
+        .iter()
+        .find(|e| e.key == key && e.kind == Kind::Ok && matches!(e.op, Op::Write(_)))
+        .map(|e| match e.op {
+            Op::Write(v) => v,
+            _ => unreachable!(),
+        })
+        .unwrap();
+    history[late].op = Op::Read(Some(old));
+    let ops = operations(&history).unwrap().remove(&key).unwrap();
+    let KeyVerdict::NotLinearizable(witness) = check_register(&ops, Budget::default()) else {
+        panic!("a stale read must fail");
+    };
+    assert!(witness.minimal);
+    assert!(
+        witness.ops.len() <= 5,
+        "the stale read, the old write, a newer write: {:#?}",
+        witness.ops
+    );
+    check_witness(&ops, &witness, |set| {
+        check_register(set, Budget::default()) == KeyVerdict::Linearizable
+    });
 }
