@@ -51,4 +51,5 @@ pub mod history;
 pub mod linearizability;
 pub mod primary_backup;
 pub mod protocol;
+pub mod raft;
 pub mod sim;

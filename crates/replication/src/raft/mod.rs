@@ -1,0 +1,1362 @@
+//! Raft (Ongaro & Ousterhout, 2014) as a sans-IO state machine: leader
+//! election, log replication with fast backtracking, persistence,
+//! exactly-once client sessions, linearizable reads (ReadIndex or through
+//! the log) and snapshots with log compaction.
+//!
+//! [`RaftNode`] implements [`Node`]; the simulator (or a real network
+//! driver) calls it in the order fixed by the [protocol
+//! module](crate::protocol). [`RaftMonitor`] watches every node after every
+//! input and checks Raft's safety properties (Figure 3 of the paper).
+//!
+// ANCHOR: invariants
+//! # Invariants
+//!
+//! Durable state (`currentTerm`, `votedFor`, the log, the snapshot):
+//!
+//! 1. `currentTerm` never decreases, and a node votes at most once per term;
+//!    both are synced before the vote (or any message of the new term)
+//!    leaves the node.
+//! 2. A log entry is synced before the node acknowledges it to a leader or
+//!    replies to a client about it.
+//!
+//! Log:
+//!
+//! 3. Entry terms never decrease along a log; a leader never overwrites or
+//!    deletes entries in its own log (it only appends).
+//! 4. Log matching: if two logs hold an entry with the same index and term,
+//!    the entries are identical and so are the logs up to that index.
+//!
+//! Commitment and application:
+//!
+//! 5. `snapshot index <= last_applied == commit_index <= last log index`
+//!    after every input (committed entries are applied at once).
+//! 6. A leader counts replicas only for entries of its own term (the commit
+//!    rule of Figure 8); earlier entries commit with them.
+//! 7. A client hears `Done` or `Read` only for a command applied (so
+//!    committed) by this node, or for a read confirmed by ReadIndex.
+//!
+//! Deliberately not checked here: election safety, leader completeness and
+//! state-machine safety are cluster-wide properties; [`RaftMonitor`] checks
+//! them from outside.
+// ANCHOR_END: invariants
+//!
+//! # Example: one node elects itself and serves a write
+//!
+//! ```
+//! use replication::protocol::{Command, Node, NodeContext, Output, Reply, Request, RequestId};
+//! use replication::raft::{RaftConfig, RaftNode};
+//!
+//! let ctx = NodeContext { id: 0, nodes: 1, entropy: 7 };
+//! let mut node = RaftNode::start(ctx, &RaftConfig::default(), Box::new(kv::SimDisk::new()), 0)?;
+//! let deadline = node.poll_timeout().expect("an election timer");
+//! node.handle_timeout(deadline);
+//! assert!(node.is_leader());
+//! let id = RequestId { client: 1, seq: 1 };
+//! node.handle_client(deadline, Request { id, command: Command::Write { key: 1, value: 10 } });
+//! assert_eq!(node.poll_output(), Some(Output::Reply { request: id, reply: Reply::Done }));
+//! assert_eq!(node.state().get(&1), Some(&10));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod log;
+mod monitor;
+mod persist;
+mod state_machine;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io;
+
+use kv::Storage;
+
+use self::log::Log;
+pub use self::monitor::RaftMonitor;
+pub use self::state_machine::{Session, StateMachine};
+use crate::durable::RecordLog;
+use crate::protocol::{
+    Command, Key, Node, NodeContext, NodeId, Output, Rejection, Reply, Request, RequestId, Time,
+    Value,
+};
+
+/// A Raft term.
+pub type Term = u64;
+
+/// A position in the replicated log; the first entry has index 1.
+pub type LogIndex = u64;
+
+/// The name of the record log on the node's storage.
+pub const LOG_FILE: &str = "raft.log";
+
+/// What a log entry asks the state machine to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Payload {
+    /// Nothing: the entry a new leader appends to commit its predecessors'
+    /// entries (invariant 6).
+    Noop,
+    /// A client's command, with the request id that makes it exactly-once.
+    Client(Request),
+}
+
+/// One log entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Entry {
+    /// The term of the leader that created it.
+    pub term: Term,
+    /// What it does.
+    pub payload: Payload,
+}
+
+/// A snapshot: the state machine after applying every entry up to
+/// `last_index`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Snapshot {
+    /// The last log index the snapshot covers (0: empty snapshot).
+    pub last_index: LogIndex,
+    /// The term of that entry.
+    pub last_term: Term,
+    /// The key-value map and the client session table.
+    pub state: StateMachine,
+}
+
+/// The messages Raft nodes exchange (Figure 2 of the paper, plus the
+/// InstallSnapshot RPC of section 7).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RaftMessage {
+    /// A candidate asks for a vote.
+    RequestVote {
+        /// The candidate's term.
+        term: Term,
+        /// The index of the candidate's last log entry.
+        last_log_index: LogIndex,
+        /// The term of the candidate's last log entry.
+        last_log_term: Term,
+    },
+    /// The answer to [`RaftMessage::RequestVote`].
+    RequestVoteReply {
+        /// The voter's current term.
+        term: Term,
+        /// Whether the vote was granted.
+        granted: bool,
+    },
+    /// The leader replicates entries (none: a heartbeat).
+    AppendEntries {
+        /// The leader's term.
+        term: Term,
+        /// The index of the entry just before `entries`.
+        prev_log_index: LogIndex,
+        /// The term of that entry.
+        prev_log_term: Term,
+        /// The entries to store, starting at `prev_log_index + 1`.
+        entries: Vec<Entry>,
+        /// The leader's commit index.
+        leader_commit: LogIndex,
+        /// The leader's heartbeat round, echoed by the reply (ReadIndex).
+        round: u64,
+    },
+    /// The answer to [`RaftMessage::AppendEntries`].
+    AppendEntriesReply {
+        /// The follower's current term.
+        term: Term,
+        /// Whether the follower's log matched at `prev_log_index`.
+        success: bool,
+        /// On success, the index up to which the follower's log now matches
+        /// the leader's.
+        match_index: LogIndex,
+        /// On failure, the term of the follower's conflicting entry (`None`:
+        /// its log is too short).
+        conflict_term: Option<Term>,
+        /// On failure, the first index of `conflict_term` in the follower's
+        /// log, or its log length + 1 if too short.
+        conflict_index: LogIndex,
+        /// The round of the request.
+        round: u64,
+    },
+    /// The leader sends its snapshot to a follower that lags behind its
+    /// compacted prefix.
+    InstallSnapshot {
+        /// The leader's term.
+        term: Term,
+        /// The snapshot.
+        snapshot: Snapshot,
+        /// The leader's heartbeat round.
+        round: u64,
+    },
+    /// The answer to [`RaftMessage::InstallSnapshot`].
+    InstallSnapshotReply {
+        /// The follower's current term.
+        term: Term,
+        /// The last index the follower now holds (its snapshot's).
+        last_index: LogIndex,
+        /// The round of the request.
+        round: u64,
+    },
+}
+
+/// How a leader serves reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadMode {
+    /// Section 6.4 of the Raft dissertation: note the commit index, confirm
+    /// leadership with a round of heartbeats, wait until that index is
+    /// applied, read locally. No log entry, one round trip.
+    #[default]
+    ReadIndex,
+    /// Append the read to the log like a write and answer when it applies.
+    Log,
+}
+
+/// Teaching bugs: each re-introduces a classic Raft mistake.
+#[cfg(feature = "teaching-bugs")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RaftBugs {
+    /// Commit an entry once a majority holds it, whatever its term
+    /// (ignores the Figure 8 rule).
+    pub commit_previous_term_by_counting: bool,
+    /// Grant votes without persisting `votedFor` first.
+    pub forget_to_persist_vote: bool,
+    /// Reply `Done` to an update as soon as the leader has logged it, before
+    /// a majority stores it.
+    pub ack_before_quorum: bool,
+}
+
+/// Raft's parameters; times are virtual microseconds.
+#[derive(Debug, Clone)]
+pub struct RaftConfig {
+    /// The shortest election timeout.
+    pub election_timeout_min_us: Time,
+    /// The longest election timeout (timeouts are uniform in between).
+    pub election_timeout_max_us: Time,
+    /// How often a leader sends heartbeats.
+    pub heartbeat_interval_us: Time,
+    /// The most entries one AppendEntries carries.
+    pub max_entries_per_append: usize,
+    /// Take a snapshot once this many applied entries follow the last one
+    /// (0: never).
+    pub snapshot_threshold_entries: u64,
+    /// How reads are served.
+    pub read_mode: ReadMode,
+    /// Teaching bugs, all off by default.
+    #[cfg(feature = "teaching-bugs")]
+    pub bugs: RaftBugs,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        RaftConfig {
+            election_timeout_min_us: 150_000,
+            election_timeout_max_us: 300_000,
+            heartbeat_interval_us: 50_000,
+            max_entries_per_append: 64,
+            snapshot_threshold_entries: 1_000,
+            read_mode: ReadMode::ReadIndex,
+            #[cfg(feature = "teaching-bugs")]
+            bugs: RaftBugs::default(),
+        }
+    }
+}
+
+impl RaftConfig {
+    /// Fails with a message naming the first parameter out of range.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidInput`] naming the field.
+    pub fn validate(&self) -> io::Result<()> {
+        let bad = |what: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, what.to_owned()));
+        if self.election_timeout_min_us == 0
+            || self.election_timeout_min_us > self.election_timeout_max_us
+        {
+            return bad(
+                "election_timeout_min_us must be positive and at most election_timeout_max_us",
+            );
+        }
+        if self.heartbeat_interval_us == 0
+            || self.heartbeat_interval_us >= self.election_timeout_min_us
+        {
+            return bad("heartbeat_interval_us must be positive and below election_timeout_min_us");
+        }
+        if self.max_entries_per_append == 0 {
+            return bad("max_entries_per_append must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// splitmix64's finaliser: a well-mixed 64-bit function of `x`.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A node's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+/// A read waiting for ReadIndex's conditions.
+#[derive(Debug, Clone, Copy)]
+struct PendingRead {
+    request: Request,
+    /// The commit index when the read arrived.
+    read_index: LogIndex,
+    /// The heartbeat round that must be acknowledged by a majority.
+    round: u64,
+}
+
+/// What only a leader keeps.
+#[derive(Debug)]
+struct LeaderState {
+    /// Per node: the next index to send.
+    next_index: Vec<LogIndex>,
+    /// Per node: the highest index known to match.
+    match_index: Vec<LogIndex>,
+    /// When the next heartbeat is due.
+    heartbeat_due: Time,
+    /// The current heartbeat round (ReadIndex).
+    round: u64,
+    /// Per node: the highest round it acknowledged.
+    acked_round: Vec<u64>,
+    /// Whether a new round must start at the end of this input.
+    round_needed: bool,
+    /// The index of this term's no-op.
+    term_start: LogIndex,
+    /// Reads that wait for a round and for their index to apply.
+    reads: Vec<PendingRead>,
+    /// Reads that arrived before this term's no-op committed.
+    early_reads: Vec<Request>,
+    /// Log index → the client request this leader appended there.
+    pending: BTreeMap<LogIndex, RequestId>,
+}
+
+/// A Raft node. See the [module documentation](self) for its invariants
+/// and [`crate::protocol`] for the calling order.
+#[derive(Debug)]
+pub struct RaftNode {
+    id: NodeId,
+    nodes: usize,
+    config: RaftConfig,
+    entropy: u64,
+    started_at: Time,
+    store: RecordLog,
+    /// Set when storage failed: the node stops (it can no longer promise
+    /// durability).
+    failed: Option<String>,
+    // Durable state (invariants 1–2).
+    term: Term,
+    voted_for: Option<NodeId>,
+    log: Log,
+    snapshot: Snapshot,
+    // Volatile state.
+    role: Role,
+    leader_hint: Option<NodeId>,
+    commit_index: LogIndex,
+    last_applied: LogIndex,
+    state: StateMachine,
+    election_deadline: Time,
+    timer_draws: u64,
+    votes: BTreeSet<NodeId>,
+    leader: Option<LeaderState>,
+    outputs: VecDeque<Output<RaftMessage>>,
+    unsynced: bool,
+    // Observations for monitors, reset by each input.
+    log_changed_from: Option<LogIndex>,
+    applied_now: Vec<(LogIndex, Entry)>,
+}
+
+// ---------------------------------------------------------------------------
+// Read-only accessors (for tests and monitors).
+// ---------------------------------------------------------------------------
+
+impl RaftNode {
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The current term.
+    pub fn term(&self) -> Term {
+        self.term
+    }
+
+    /// Whether this node is leader of [`RaftNode::term`].
+    pub fn is_leader(&self) -> bool {
+        self.role == Role::Leader
+    }
+
+    /// Whether this node is a candidate.
+    pub fn is_candidate(&self) -> bool {
+        self.role == Role::Candidate
+    }
+
+    /// Whom this node voted for in the current term.
+    pub fn voted_for(&self) -> Option<NodeId> {
+        self.voted_for
+    }
+
+    /// The highest index known to be committed.
+    pub fn commit_index(&self) -> LogIndex {
+        self.commit_index
+    }
+
+    /// The highest index applied to the state machine.
+    pub fn last_applied(&self) -> LogIndex {
+        self.last_applied
+    }
+
+    /// The last index of the log (the snapshot's if the log is empty).
+    pub fn last_log_index(&self) -> LogIndex {
+        self.log.last_index()
+    }
+
+    /// The last index covered by the snapshot (0: none).
+    pub fn snapshot_index(&self) -> LogIndex {
+        self.log.snapshot_index
+    }
+
+    /// The term of the snapshot's last entry.
+    pub fn snapshot_term(&self) -> Term {
+        self.log.snapshot_term
+    }
+
+    /// Live log entry `index` (`None` if compacted or absent).
+    pub fn entry(&self, index: LogIndex) -> Option<&Entry> {
+        self.log.get(index)
+    }
+
+    /// The term of entry `index`, if known (live, or the snapshot's last).
+    pub fn term_at(&self, index: LogIndex) -> Option<Term> {
+        self.log.term_at(index)
+    }
+
+    /// The live log entries with their indices, oldest first.
+    pub fn log_entries(&self) -> impl DoubleEndedIterator<Item = (LogIndex, &Entry)> + '_ {
+        self.log.iter()
+    }
+
+    /// The node this one believes leads the current term.
+    pub fn leader_hint(&self) -> Option<NodeId> {
+        self.leader_hint
+    }
+
+    /// The state machine (map and session table).
+    pub fn state_machine(&self) -> &StateMachine {
+        &self.state
+    }
+
+    /// Identifies this incarnation of the node: the time it started and
+    /// its entropy (which the driver derives from the incarnation). A
+    /// restart changes it, so a monitor can tell a reset of volatile state
+    /// from a bug.
+    pub fn incarnation(&self) -> (Time, u64) {
+        (self.started_at, self.entropy)
+    }
+
+    /// The lowest log index the last input wrote or removed (`None`: the
+    /// log was not touched). After `start` it is the first live index.
+    pub fn log_changed_from(&self) -> Option<LogIndex> {
+        self.log_changed_from
+    }
+
+    /// The entries the last input applied, in order.
+    pub fn applied_by_last_input(&self) -> &[(LogIndex, Entry)] {
+        &self.applied_now
+    }
+
+    /// Why the node stopped, if its storage failed.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
+    /// Checks the node-local invariants 3 and 5.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the node and the broken invariant.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let id = self.id;
+        self.log
+            .check_invariants()
+            .map_err(|e| format!("node {id}: {e}"))?;
+        let (s, a, c, l) = (
+            self.log.snapshot_index,
+            self.last_applied,
+            self.commit_index,
+            self.log.last_index(),
+        );
+        if !(s <= a && a == c && c <= l) {
+            return Err(format!(
+                "node {id}: want snapshot {s} <= applied {a} == commit {c} <= last {l}"
+            ));
+        }
+        Ok(())
+    }
+
+    fn majority(&self) -> usize {
+        self.nodes / 2 + 1
+    }
+
+    fn peers(&self) -> impl Iterator<Item = NodeId> + use<> {
+        let id = self.id;
+        (0..self.nodes).filter(move |&p| p != id)
+    }
+
+    #[cfg(feature = "teaching-bugs")]
+    fn bugs(&self) -> RaftBugs {
+        self.config.bugs
+    }
+
+    #[cfg(not(feature = "teaching-bugs"))]
+    fn bugs(&self) -> NoBugs {
+        NoBugs::default()
+    }
+}
+
+/// Without the feature every bug is off.
+#[cfg(not(feature = "teaching-bugs"))]
+#[derive(Default, Clone, Copy)]
+struct NoBugs {
+    commit_previous_term_by_counting: bool,
+    forget_to_persist_vote: bool,
+    ack_before_quorum: bool,
+}
+
+// ---------------------------------------------------------------------------
+// Persistence.
+// ---------------------------------------------------------------------------
+
+// ANCHOR: persistence
+impl RaftNode {
+    /// Appends a record; it becomes durable at the end of the input
+    /// (invariants 1–2: outputs are held until then).
+    fn persist(&mut self, record: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        match self.store.append(record) {
+            Ok(()) => self.unsynced = true,
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn persist_term_vote(&mut self) {
+        let record = persist::term_vote(self.term, self.voted_for);
+        self.persist(&record);
+    }
+
+    /// Appends entries `first..` to the durable log.
+    fn persist_entries(&mut self, first: LogIndex) {
+        let entries = self.log.entries_from(first, usize::MAX);
+        self.persist(&persist::append(first, &entries));
+        self.note_change(first);
+    }
+
+    /// Rewrites the whole record log as `TermVote, Snapshot, Append(rest)`
+    /// (persist invariant 3), durably.
+    fn persist_compacted(&mut self) {
+        if self.failed.is_some() {
+            return;
+        }
+        let first = self.log.snapshot_index + 1;
+        let rest = self.log.entries_from(first, usize::MAX);
+        let mut records = vec![
+            persist::term_vote(self.term, self.voted_for),
+            persist::snapshot(&self.snapshot),
+        ];
+        if !rest.is_empty() {
+            records.push(persist::append(first, &rest));
+        }
+        if let Err(e) = self.store.rewrite(records.iter().map(Vec::as_slice)) {
+            self.fail(e);
+        }
+    }
+
+    /// Makes every record of this input durable before any output leaves.
+    fn sync(&mut self) {
+        if self.unsynced && self.failed.is_none() {
+            if let Err(e) = self.store.sync() {
+                self.fail(e);
+            }
+            self.unsynced = false;
+        }
+    }
+
+    /// Storage failed: stop, and send nothing that might promise durability.
+    fn fail(&mut self, e: io::Error) {
+        self.failed = Some(format!("node {}: storage failed: {e}", self.id));
+        self.outputs.clear();
+        self.leader = None;
+        self.role = Role::Follower;
+    }
+}
+// ANCHOR_END: persistence
+
+// ---------------------------------------------------------------------------
+// Inputs: bookkeeping around every handler.
+// ---------------------------------------------------------------------------
+
+impl RaftNode {
+    fn begin_input(&mut self) {
+        self.log_changed_from = None;
+        self.applied_now.clear();
+    }
+
+    /// Applies what committed, serves reads, snapshots, then syncs: every
+    /// output of this input leaves only after its records are durable.
+    fn end_input(&mut self, now: Time) {
+        self.apply_committed();
+        self.serve_reads(now);
+        self.maybe_snapshot();
+        self.sync();
+        if self.failed.is_some() {
+            self.outputs.clear();
+        }
+        debug_assert!(self.failed.is_some() || self.check_invariants().is_ok());
+    }
+
+    fn note_change(&mut self, index: LogIndex) {
+        self.log_changed_from = Some(self.log_changed_from.map_or(index, |i| i.min(index)));
+    }
+
+    fn send(&mut self, to: NodeId, msg: RaftMessage) {
+        self.outputs.push_back(Output::Send { to, msg });
+    }
+
+    fn reply(&mut self, request: RequestId, reply: Reply) {
+        self.outputs.push_back(Output::Reply { request, reply });
+    }
+
+    /// A fresh election deadline: uniform in the configured range, drawn
+    /// from the node's entropy mixed with the term and a draw counter.
+    fn reset_election_timer(&mut self, now: Time) {
+        let min = self.config.election_timeout_min_us;
+        let span = self.config.election_timeout_max_us - min + 1;
+        self.timer_draws += 1;
+        let x = splitmix64(self.entropy ^ splitmix64(self.term ^ (self.timer_draws << 32)));
+        self.election_deadline = now + min + x % span;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Elections.
+// ---------------------------------------------------------------------------
+
+impl RaftNode {
+    /// Adopts a higher term (forgetting the vote) and/or steps down.
+    fn become_follower(&mut self, now: Time, term: Term, leader: Option<NodeId>) {
+        if term > self.term {
+            self.term = term;
+            self.voted_for = None;
+            self.persist_term_vote();
+        }
+        let was = self.role;
+        self.role = Role::Follower;
+        self.leader_hint = leader;
+        self.votes.clear();
+        if let Some(state) = self.leader.take() {
+            self.abandon_clients(state);
+        }
+        if was != Role::Follower {
+            self.reset_election_timer(now);
+        }
+    }
+
+    /// A deposed leader's clients: an update may still commit under the
+    /// next leader, so it is `Uncertain`; a read took no effect.
+    fn abandon_clients(&mut self, state: LeaderState) {
+        for (_, request) in state.pending {
+            self.reply(request, Reply::Uncertain);
+        }
+        let leader = self.leader_hint;
+        let reads = state
+            .reads
+            .iter()
+            .map(|r| r.request)
+            .chain(state.early_reads);
+        for read in reads.collect::<Vec<_>>() {
+            self.reply(read.id, Reply::Rejected(Rejection::NotLeader { leader }));
+        }
+    }
+
+    fn start_election(&mut self, now: Time) {
+        self.term += 1;
+        self.role = Role::Candidate;
+        self.voted_for = Some(self.id);
+        self.leader_hint = None;
+        self.persist_term_vote();
+        self.votes = BTreeSet::from([self.id]);
+        self.reset_election_timer(now);
+        let msg = RaftMessage::RequestVote {
+            term: self.term,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+        };
+        for peer in self.peers() {
+            self.send(peer, msg.clone());
+        }
+        if self.votes.len() >= self.majority() {
+            self.become_leader(now);
+        }
+    }
+
+    // ANCHOR: request_vote
+    fn on_request_vote(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        term: Term,
+        last_log_index: LogIndex,
+        last_log_term: Term,
+    ) {
+        if term > self.term {
+            self.become_follower(now, term, None);
+        }
+        // Section 5.4.1: vote only for a candidate whose log is at least as
+        // up to date as ours (compare last terms, then lengths).
+        let ours = (self.log.last_term(), self.log.last_index());
+        let up_to_date = (last_log_term, last_log_index) >= ours;
+        let free = self.voted_for.is_none() || self.voted_for == Some(from);
+        let granted = term == self.term && free && up_to_date;
+        if granted {
+            self.voted_for = Some(from);
+            if !self.bugs().forget_to_persist_vote {
+                self.persist_term_vote();
+            }
+            self.reset_election_timer(now);
+        }
+        // The vote is synced in `end_input`, before this reply leaves.
+        let term = self.term;
+        self.send(from, RaftMessage::RequestVoteReply { term, granted });
+    }
+    // ANCHOR_END: request_vote
+
+    fn on_request_vote_reply(&mut self, now: Time, from: NodeId, term: Term, granted: bool) {
+        if term > self.term {
+            self.become_follower(now, term, None);
+            return;
+        }
+        if self.role != Role::Candidate || term != self.term || !granted {
+            return;
+        }
+        self.votes.insert(from);
+        if self.votes.len() >= self.majority() {
+            self.become_leader(now);
+        }
+    }
+
+    fn become_leader(&mut self, now: Time) {
+        self.role = Role::Leader;
+        self.leader_hint = Some(self.id);
+        self.votes.clear();
+        // A no-op of the new term lets the leader commit (invariant 6)
+        // everything before it, and gives ReadIndex a current commit index.
+        self.log.push(Entry {
+            term: self.term,
+            payload: Payload::Noop,
+        });
+        let term_start = self.log.last_index();
+        self.persist_entries(term_start);
+        let mut match_index = vec![0; self.nodes];
+        match_index[self.id] = term_start;
+        self.leader = Some(LeaderState {
+            next_index: vec![term_start; self.nodes],
+            match_index,
+            heartbeat_due: now + self.config.heartbeat_interval_us,
+            round: 0,
+            acked_round: vec![0; self.nodes],
+            round_needed: false,
+            term_start,
+            reads: Vec::new(),
+            early_reads: Vec::new(),
+            pending: BTreeMap::new(),
+        });
+        self.broadcast_append();
+        self.advance_commit();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Replication.
+// ---------------------------------------------------------------------------
+
+impl RaftNode {
+    fn broadcast_append(&mut self) {
+        for peer in self.peers() {
+            self.send_append(peer);
+        }
+    }
+
+    /// Sends `peer` the entries from its next index (or the snapshot, if
+    /// they are compacted), optimistically advancing its next index.
+    fn send_append(&mut self, peer: NodeId) {
+        let Some(leader) = self.leader.as_mut() else {
+            return;
+        };
+        let next = leader.next_index[peer];
+        let round = leader.round;
+        if next <= self.log.snapshot_index {
+            leader.next_index[peer] = self.log.snapshot_index + 1;
+            let msg = RaftMessage::InstallSnapshot {
+                term: self.term,
+                snapshot: self.snapshot.clone(),
+                round,
+            };
+            self.send(peer, msg);
+            return;
+        }
+        let prev_log_index = next - 1;
+        let prev_log_term = self.log.term_at(prev_log_index).unwrap_or(0);
+        let entries = self
+            .log
+            .entries_from(next, self.config.max_entries_per_append);
+        leader.next_index[peer] = next + entries.len() as LogIndex;
+        let msg = RaftMessage::AppendEntries {
+            term: self.term,
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit: self.commit_index,
+            round,
+        };
+        self.send(peer, msg);
+    }
+
+    // ANCHOR: append_entries
+    /// The follower's side of AppendEntries, with the conflict hints of
+    /// fast backtracking.
+    #[allow(clippy::too_many_arguments)]
+    fn on_append_entries(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        term: Term,
+        prev_log_index: LogIndex,
+        prev_log_term: Term,
+        mut entries: Vec<Entry>,
+        leader_commit: LogIndex,
+        round: u64,
+    ) {
+        let reject = |node: &Self, conflict_term, conflict_index| RaftMessage::AppendEntriesReply {
+            term: node.term,
+            success: false,
+            match_index: 0,
+            conflict_term,
+            conflict_index,
+            round,
+        };
+        if term < self.term {
+            let msg = reject(self, None, 0);
+            return self.send(from, msg);
+        }
+        self.become_follower(now, term, Some(from));
+        self.reset_election_timer(now);
+        let mut prev = prev_log_index;
+        // Entries inside our snapshot are committed, hence identical: skip.
+        if prev < self.log.snapshot_index {
+            let skip = (self.log.snapshot_index - prev).min(entries.len() as LogIndex);
+            entries.drain(..skip as usize);
+            prev += skip;
+            if prev < self.log.snapshot_index {
+                let msg = self.accept(prev, 0, leader_commit, round);
+                return self.send(from, msg);
+            }
+        } else if prev > self.log.last_index() {
+            // Too short: the leader should back up to our end.
+            let msg = reject(self, None, self.log.last_index() + 1);
+            return self.send(from, msg);
+        } else if let Some(ours) = self.log.term_at(prev).filter(|&t| t != prev_log_term) {
+            // Conflict: name our term there and where its run begins, so the
+            // leader can skip the whole run in one round trip.
+            let msg = reject(self, Some(ours), self.log.first_index_of_run(prev));
+            return self.send(from, msg);
+        }
+        // Append, truncating only at a real conflict: a stale or duplicated
+        // request must never cut entries a newer one added.
+        let mut new_from = None;
+        for (k, entry) in entries.iter().enumerate() {
+            let index = prev + 1 + k as LogIndex;
+            match self.log.term_at(index) {
+                Some(t) if t == entry.term => continue,
+                Some(_) => {
+                    self.log.truncate_from(index);
+                    self.persist(&persist::truncate(index));
+                    self.note_change(index);
+                }
+                None => {}
+            }
+            new_from = Some((index, k));
+            break;
+        }
+        if let Some((index, k)) = new_from {
+            for entry in &entries[k..] {
+                self.log.push(*entry);
+            }
+            self.persist_entries(index);
+        }
+        let msg = self.accept(prev, entries.len(), leader_commit, round);
+        self.send(from, msg);
+    }
+    // ANCHOR_END: append_entries
+
+    /// Success: our log matches the leader's through `prev + count`; commit
+    /// what the leader committed, but never past what it just vouched for.
+    fn accept(
+        &mut self,
+        prev: LogIndex,
+        count: usize,
+        leader_commit: LogIndex,
+        round: u64,
+    ) -> RaftMessage {
+        let match_index = prev + count as LogIndex;
+        let commit = leader_commit.min(match_index);
+        if commit > self.commit_index {
+            self.commit_index = commit;
+        }
+        RaftMessage::AppendEntriesReply {
+            term: self.term,
+            success: true,
+            match_index,
+            conflict_term: None,
+            conflict_index: 0,
+            round,
+        }
+    }
+
+    /// The leader's side of an AppendEntries (or InstallSnapshot) reply.
+    fn on_append_reply(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        term: Term,
+        outcome: Result<LogIndex, (Option<Term>, LogIndex)>,
+        round: u64,
+    ) {
+        if term > self.term {
+            return self.become_follower(now, term, None);
+        }
+        if term != self.term || from >= self.nodes {
+            return;
+        }
+        let last = self.log.last_index();
+        let hint_next = match outcome {
+            Err((Some(conflict_term), conflict_index)) => self
+                .log
+                .last_index_of_term(conflict_term)
+                .map_or(conflict_index, |i| i + 1),
+            Err((None, conflict_index)) => conflict_index,
+            Ok(_) => 0,
+        };
+        let Some(leader) = self.leader.as_mut() else {
+            return;
+        };
+        leader.acked_round[from] = leader.acked_round[from].max(round);
+        let resend = match outcome {
+            Ok(matched) => {
+                let matched = matched.min(last);
+                leader.match_index[from] = leader.match_index[from].max(matched);
+                leader.next_index[from] = leader.next_index[from].max(matched + 1);
+                leader.match_index[from] < last && leader.next_index[from] <= last
+            }
+            Err(_) => {
+                // Fast backtracking: skip the follower's whole conflicting
+                // term (or to its end), never below what is known to match.
+                let next = hint_next.max(leader.match_index[from] + 1).min(last + 1);
+                leader.next_index[from] = next.max(1);
+                true
+            }
+        };
+        if resend {
+            self.send_append(from);
+        }
+        self.advance_commit();
+    }
+
+    // ANCHOR: commit_rule
+    /// Figure 8's rule (invariant 6): the highest index a majority stores
+    /// commits only if its entry is of the current term.
+    fn advance_commit(&mut self) {
+        let Some(leader) = self.leader.as_ref() else {
+            return;
+        };
+        let mut matched = leader.match_index.clone();
+        matched[self.id] = self.log.last_index();
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let candidate = matched[self.majority() - 1];
+        let current_term = self.log.term_at(candidate) == Some(self.term);
+        let counting = self.bugs().commit_previous_term_by_counting;
+        if candidate > self.commit_index && (current_term || counting) {
+            self.commit_index = candidate;
+        }
+    }
+    // ANCHOR_END: commit_rule
+
+    /// Applies every committed entry, answering this leader's clients.
+    fn apply_committed(&mut self) {
+        while self.last_applied < self.commit_index {
+            let index = self.last_applied + 1;
+            let Some(entry) = self.log.get(index).copied() else {
+                break;
+            };
+            self.last_applied = index;
+            self.applied_now.push((index, entry));
+            let reply = match entry.payload {
+                Payload::Noop => None,
+                Payload::Client(request) => Some((request.id, self.state.apply(&request))),
+            };
+            let waiting = self.leader.as_mut().and_then(|l| l.pending.remove(&index));
+            match (waiting, reply) {
+                (Some(asked), Some((id, reply))) if asked == id => self.reply(id, reply),
+                (Some(asked), _) => self.reply(asked, Reply::Uncertain),
+                (None, _) => {}
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots.
+// ---------------------------------------------------------------------------
+
+impl RaftNode {
+    /// Snapshots the state machine once enough entries were applied since
+    /// the last snapshot, and compacts the log.
+    fn maybe_snapshot(&mut self) {
+        let threshold = self.config.snapshot_threshold_entries;
+        if threshold == 0 || self.last_applied - self.log.snapshot_index < threshold {
+            return;
+        }
+        let index = self.last_applied;
+        let Some(term) = self.log.term_at(index) else {
+            return;
+        };
+        self.snapshot = Snapshot {
+            last_index: index,
+            last_term: term,
+            state: self.state.clone(),
+        };
+        self.log.compact_to(index, term);
+        self.persist_compacted();
+    }
+
+    // ANCHOR: install_snapshot
+    fn on_install_snapshot(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        term: Term,
+        snapshot: Snapshot,
+        round: u64,
+    ) {
+        if term >= self.term {
+            self.become_follower(now, term, Some(from));
+            self.reset_election_timer(now);
+            // Older than what we applied: nothing to learn.
+            if snapshot.last_index > self.commit_index {
+                // Keep the log's suffix if it agrees with the snapshot's
+                // last entry; otherwise the snapshot replaces it whole.
+                let keeps_suffix =
+                    self.log.term_at(snapshot.last_index) == Some(snapshot.last_term);
+                if !keeps_suffix {
+                    self.note_change(self.log.snapshot_index + 1);
+                }
+                self.log.compact_to(snapshot.last_index, snapshot.last_term);
+                self.commit_index = snapshot.last_index;
+                self.last_applied = snapshot.last_index;
+                self.state = snapshot.state.clone();
+                self.snapshot = snapshot;
+                // The snapshot is durable (rewrite syncs) before we reply.
+                self.persist_compacted();
+            }
+        }
+        let last_index = self.log.snapshot_index.max(self.commit_index);
+        let term = self.term;
+        self.send(
+            from,
+            RaftMessage::InstallSnapshotReply {
+                term,
+                last_index,
+                round,
+            },
+        );
+    }
+    // ANCHOR_END: install_snapshot
+}
+
+// ---------------------------------------------------------------------------
+// Clients and reads.
+// ---------------------------------------------------------------------------
+
+impl RaftNode {
+    fn on_client(&mut self, request: Request) {
+        let Some(leader) = self.leader.as_mut() else {
+            let leader = self.leader_hint.filter(|&l| l != self.id);
+            return self.reply(request.id, Reply::Rejected(Rejection::NotLeader { leader }));
+        };
+        if let Command::Read { .. } = request.command
+            && self.config.read_mode == ReadMode::ReadIndex
+        {
+            if self.commit_index >= leader.term_start {
+                leader.reads.push(PendingRead {
+                    request,
+                    read_index: self.commit_index,
+                    round: leader.round + 1,
+                });
+                leader.round_needed = true;
+            } else {
+                leader.early_reads.push(request);
+            }
+            return;
+        }
+        // Exactly-once: an applied update gets its recorded reply; one
+        // already in flight here gets its reply when it applies.
+        if let Some(reply) = self.state.cached_reply(&request) {
+            return self.reply(request.id, reply);
+        }
+        if leader.pending.values().any(|&id| id == request.id) {
+            return;
+        }
+        self.log.push(Entry {
+            term: self.term,
+            payload: Payload::Client(request),
+        });
+        let index = self.log.last_index();
+        self.persist_entries(index);
+        if self.bugs().ack_before_quorum && request.command.is_update() {
+            self.reply(request.id, Reply::Done);
+        } else if let Some(leader) = self.leader.as_mut() {
+            leader.pending.insert(index, request.id);
+        }
+        self.broadcast_append();
+        self.advance_commit();
+    }
+
+    // ANCHOR: read_index
+    /// ReadIndex (dissertation §6.4): a read is served once (1) this
+    /// term's no-op committed, (2) a majority acknowledged a heartbeat round
+    /// that started after the read arrived — so no newer leader had
+    /// committed anything when it was recorded — and (3) the state machine
+    /// has applied the commit index recorded at arrival.
+    fn serve_reads(&mut self, _now: Time) {
+        let majority = self.majority();
+        let id = self.id;
+        let Some(leader) = self.leader.as_mut() else {
+            return;
+        };
+        if self.commit_index >= leader.term_start && !leader.early_reads.is_empty() {
+            for request in std::mem::take(&mut leader.early_reads) {
+                leader.reads.push(PendingRead {
+                    request,
+                    read_index: self.commit_index,
+                    round: leader.round + 1,
+                });
+            }
+            leader.round_needed = true;
+        }
+        let start_round = std::mem::take(&mut leader.round_needed);
+        if start_round {
+            leader.round += 1;
+        }
+        let mut acked = leader.acked_round.clone();
+        acked[id] = leader.round;
+        acked.sort_unstable_by(|a, b| b.cmp(a));
+        let confirmed = acked[majority - 1];
+        let applied = self.last_applied;
+        let (ready, waiting): (Vec<_>, Vec<_>) = leader
+            .reads
+            .iter()
+            .partition(|r| r.round <= confirmed && r.read_index <= applied);
+        leader.reads = waiting;
+        for read in ready {
+            let reply = self.state.read(read.request.command.key());
+            self.reply(read.request.id, reply);
+        }
+        if start_round {
+            self.broadcast_append();
+        }
+    }
+    // ANCHOR_END: read_index
+}
+
+// ---------------------------------------------------------------------------
+// The Node contract.
+// ---------------------------------------------------------------------------
+
+impl Node for RaftNode {
+    type Message = RaftMessage;
+    type Config = RaftConfig;
+
+    fn start(
+        ctx: NodeContext,
+        config: &RaftConfig,
+        storage: Box<dyn Storage>,
+        now: Time,
+    ) -> io::Result<Self> {
+        config.validate()?;
+        if ctx.nodes == 0 || ctx.id >= ctx.nodes {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("node id {} outside a cluster of {}", ctx.id, ctx.nodes),
+            ));
+        }
+        let (store, records) = RecordLog::open(storage, LOG_FILE)?;
+        let recovered = persist::replay(&records)?;
+        let applied = recovered.log.snapshot_index;
+        let first_live = applied + 1;
+        let mut node = RaftNode {
+            id: ctx.id,
+            nodes: ctx.nodes,
+            config: config.clone(),
+            entropy: ctx.entropy,
+            started_at: now,
+            store,
+            failed: None,
+            term: recovered.term,
+            voted_for: recovered.voted_for,
+            log: recovered.log,
+            state: recovered.snapshot.state.clone(),
+            snapshot: recovered.snapshot,
+            role: Role::Follower,
+            leader_hint: None,
+            commit_index: applied,
+            last_applied: applied,
+            election_deadline: now,
+            timer_draws: 0,
+            votes: BTreeSet::new(),
+            leader: None,
+            outputs: VecDeque::new(),
+            unsynced: false,
+            log_changed_from: Some(first_live),
+            applied_now: Vec::new(),
+        };
+        node.reset_election_timer(now);
+        Ok(node)
+    }
+
+    fn handle_message(&mut self, now: Time, from: NodeId, msg: RaftMessage) {
+        self.begin_input();
+        if self.failed.is_some() || from >= self.nodes || from == self.id {
+            return;
+        }
+        match msg {
+            RaftMessage::RequestVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } => self.on_request_vote(now, from, term, last_log_index, last_log_term),
+            RaftMessage::RequestVoteReply { term, granted } => {
+                self.on_request_vote_reply(now, from, term, granted)
+            }
+            RaftMessage::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                round,
+            } => self.on_append_entries(
+                now,
+                from,
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                round,
+            ),
+            RaftMessage::AppendEntriesReply {
+                term,
+                success,
+                match_index,
+                conflict_term,
+                conflict_index,
+                round,
+            } => {
+                let outcome = if success {
+                    Ok(match_index)
+                } else {
+                    Err((conflict_term, conflict_index))
+                };
+                // A stale-term rejection carries no hint: ignore it.
+                if success || conflict_index > 0 || term > self.term {
+                    self.on_append_reply(now, from, term, outcome, round);
+                }
+            }
+            RaftMessage::InstallSnapshot {
+                term,
+                snapshot,
+                round,
+            } => self.on_install_snapshot(now, from, term, snapshot, round),
+            RaftMessage::InstallSnapshotReply {
+                term,
+                last_index,
+                round,
+            } => self.on_append_reply(now, from, term, Ok(last_index), round),
+        }
+        self.end_input(now);
+    }
+
+    fn handle_client(&mut self, now: Time, request: Request) {
+        self.begin_input();
+        if self.failed.is_some() {
+            return;
+        }
+        self.on_client(request);
+        self.end_input(now);
+    }
+
+    fn handle_timeout(&mut self, now: Time) {
+        self.begin_input();
+        if self.failed.is_some() {
+            return;
+        }
+        match self.role {
+            Role::Leader => {
+                let due = self.leader.as_ref().map_or(now, |l| l.heartbeat_due);
+                if now >= due {
+                    if let Some(leader) = self.leader.as_mut() {
+                        leader.heartbeat_due = now + self.config.heartbeat_interval_us;
+                    }
+                    self.broadcast_append();
+                }
+            }
+            Role::Follower | Role::Candidate => {
+                if now >= self.election_deadline {
+                    self.start_election(now);
+                }
+            }
+        }
+        self.end_input(now);
+    }
+
+    fn poll_output(&mut self) -> Option<Output<RaftMessage>> {
+        self.outputs.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Time> {
+        if self.failed.is_some() {
+            return None;
+        }
+        match &self.leader {
+            Some(leader) => Some(leader.heartbeat_due),
+            None => Some(self.election_deadline),
+        }
+    }
+
+    fn state(&self) -> BTreeMap<Key, Value> {
+        self.state.kv.clone()
+    }
+
+    fn role(&self) -> String {
+        let role = match self.role {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        };
+        format!("{role} t{}", self.term)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,228 @@
+//! [`RaftMonitor`]: Raft's safety properties (Figure 3 of the paper),
+//! checked continuously from outside the nodes.
+//!
+// ANCHOR: monitor_properties
+//! # What is checked, after every input of every node
+//!
+//! 1. **Election safety**: at most one node is ever leader of a term, over
+//!    the whole run (crashes included).
+//! 2. **Log matching**: an `(index, term)` pair always names the same
+//!    entry, on every node at every time (a global map, checked on every
+//!    log change).
+//! 3. **Leader completeness**: a node that becomes leader of term `T` holds
+//!    every entry committed in a term below `T` (a compacted prefix counts
+//!    as held).
+//! 4. **State-machine safety**: no two nodes apply different entries at
+//!    one index.
+//! 5. **Monotonicity**: a node's term never decreases (it is durable), and
+//!    its commit index never decreases within one incarnation (a restart
+//!    may reset it to the snapshot index).
+// ANCHOR_END: monitor_properties
+//!
+//! An entry counts as committed once some node applies it; it is stamped
+//! with that node's term at the time, which is at least the term in which
+//! the entry really committed — so property 3 may miss an entry, never
+//! flag one wrongly. Entries that reach a node only inside a snapshot are
+//! not seen applied; the node that took the snapshot applied them first.
+
+use std::collections::BTreeMap;
+
+use super::{Entry, LogIndex, Payload, RaftNode, Term};
+use crate::protocol::{NodeId, RequestId, Time};
+
+/// An entry known to be committed.
+#[derive(Debug, Clone, Copy)]
+struct Committed {
+    entry: Entry,
+    /// The first node seen applying it.
+    node: NodeId,
+    /// That node's term then: at least the term the entry committed in.
+    term_seen: Term,
+}
+
+/// What the monitor last saw of a node.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    incarnation: (Time, u64),
+    term: Term,
+    commit: LogIndex,
+    /// The last term in which leader completeness was checked for it.
+    led: Option<Term>,
+}
+
+/// Checks Raft's safety properties after every input (see the [module
+/// documentation](self)). Attach one to a simulation; its queries also
+/// serve test harnesses (what committed, and where).
+#[derive(Debug, Default)]
+pub struct RaftMonitor {
+    leaders: BTreeMap<Term, NodeId>,
+    pairs: BTreeMap<(LogIndex, Term), (Payload, NodeId)>,
+    committed: BTreeMap<LogIndex, Committed>,
+    requests: BTreeMap<RequestId, LogIndex>,
+    seen: BTreeMap<NodeId, Seen>,
+}
+
+impl RaftMonitor {
+    /// A monitor that has seen nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The committed entry at `index`, if some node applied one.
+    pub fn committed(&self, index: LogIndex) -> Option<Entry> {
+        self.committed.get(&index).map(|c| c.entry)
+    }
+
+    /// The highest index some node applied.
+    pub fn last_committed(&self) -> LogIndex {
+        self.committed.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// The first index at which a client request committed.
+    pub fn committed_index_of(&self, request: RequestId) -> Option<LogIndex> {
+        self.requests.get(&request).copied()
+    }
+
+    /// Term → the node that led it.
+    pub fn leaders(&self) -> &BTreeMap<Term, NodeId> {
+        &self.leaders
+    }
+
+    /// Checks node `id` right after it handled an input (or started) at
+    /// `now`.
+    ///
+    /// # Errors
+    ///
+    /// The first violated property, naming the node, term and index (the
+    /// simulator adds the time).
+    pub fn check(&mut self, _now: Time, id: NodeId, node: &RaftNode) -> Result<(), String> {
+        let at = format!("node {id} (term {})", node.term());
+        self.check_monotone(&at, id, node)?;
+        self.check_election(&at, id, node)?;
+        self.check_log_matching(&at, id, node)?;
+        self.check_applied(&at, id, node)?;
+        self.check_leader_completeness(&at, id, node)
+    }
+
+    fn check_monotone(&mut self, at: &str, id: NodeId, node: &RaftNode) -> Result<(), String> {
+        let now = Seen {
+            incarnation: node.incarnation(),
+            term: node.term(),
+            commit: node.commit_index(),
+            led: None,
+        };
+        let Some(before) = self.seen.insert(id, now) else {
+            return Ok(());
+        };
+        if now.term < before.term {
+            return Err(format!(
+                "{at}: term went back from {} to {} (currentTerm must be durable)",
+                before.term, now.term
+            ));
+        }
+        if now.incarnation == before.incarnation && now.commit < before.commit {
+            return Err(format!(
+                "{at}: commit index went back from {} to {} without a restart",
+                before.commit, now.commit
+            ));
+        }
+        if let Some(seen) = self.seen.get_mut(&id) {
+            seen.led = before.led.filter(|_| now.incarnation == before.incarnation);
+        }
+        Ok(())
+    }
+
+    fn check_election(&mut self, at: &str, id: NodeId, node: &RaftNode) -> Result<(), String> {
+        if !node.is_leader() {
+            return Ok(());
+        }
+        let leader = *self.leaders.entry(node.term()).or_insert(id);
+        if leader != id {
+            return Err(format!(
+                "{at}: election safety: nodes {leader} and {id} both led term {}",
+                node.term()
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_log_matching(&mut self, at: &str, id: NodeId, node: &RaftNode) -> Result<(), String> {
+        let Some(from) = node.log_changed_from() else {
+            return Ok(());
+        };
+        let from = from.max(node.snapshot_index() + 1);
+        for index in from..=node.last_log_index() {
+            let Some(entry) = node.entry(index) else {
+                break;
+            };
+            let (payload, first) = *self
+                .pairs
+                .entry((index, entry.term))
+                .or_insert((entry.payload, id));
+            if payload != entry.payload {
+                return Err(format!(
+                    "{at}: log matching: index {index} term {} holds {:?} here but {payload:?} on node {first}",
+                    entry.term, entry.payload
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_applied(&mut self, at: &str, id: NodeId, node: &RaftNode) -> Result<(), String> {
+        for &(index, entry) in node.applied_by_last_input() {
+            let committed = *self.committed.entry(index).or_insert(Committed {
+                entry,
+                node: id,
+                term_seen: node.term(),
+            });
+            if committed.entry != entry {
+                return Err(format!(
+                    "{at}: state-machine safety: applied {entry:?} at index {index}, but node {} applied {:?} there",
+                    committed.node, committed.entry
+                ));
+            }
+            if let Payload::Client(request) = entry.payload {
+                self.requests.entry(request.id).or_insert(index);
+            }
+        }
+        Ok(())
+    }
+
+    fn check_leader_completeness(
+        &mut self,
+        at: &str,
+        id: NodeId,
+        node: &RaftNode,
+    ) -> Result<(), String> {
+        let term = node.term();
+        let Some(seen) = self.seen.get_mut(&id) else {
+            return Ok(());
+        };
+        if !node.is_leader() || seen.led == Some(term) {
+            return Ok(());
+        }
+        seen.led = Some(term);
+        let held_from = node.snapshot_index() + 1;
+        for (&index, c) in self.committed.range(held_from..) {
+            if c.term_seen >= term {
+                continue;
+            }
+            let held = node.entry(index);
+            if held != Some(&c.entry) {
+                return Err(format!(
+                    "{at}: leader completeness: new leader of term {term} holds {held:?} at index {index}, \
+                     but {:?} committed there (applied by node {} in term {})",
+                    c.entry, c.node, c.term_seen
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl crate::sim::Monitor<RaftNode> for RaftMonitor {
+    fn after(&mut self, now: Time, id: NodeId, node: &RaftNode) -> Result<(), String> {
+        self.check(now, id, node)
+    }
+}
