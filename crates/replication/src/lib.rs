@@ -51,5 +51,6 @@ pub mod history;
 pub mod linearizability;
 pub mod primary_backup;
 pub mod protocol;
+pub mod quorum;
 pub mod raft;
 pub mod sim;
