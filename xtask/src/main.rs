@@ -171,13 +171,28 @@ fn run_visualizations(args: &[&str]) -> Result<()> {
 }
 
 fn ci(root: &Path) -> Result<()> {
-    let steps: [(&str, &dyn Fn() -> Result<()>); 8] = [
+    let steps: [(&str, &dyn Fn() -> Result<()>); 10] = [
         ("format", &|| cargo(&["fmt", "--all", "--check"])),
         ("clippy", &|| {
             cargo(&[
                 "clippy",
                 "--workspace",
                 "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+        }),
+        // The replication crate's teaching bugs compile only with their
+        // feature; lint that code too.
+        ("clippy (teaching bugs)", &|| {
+            cargo(&[
+                "clippy",
+                "-p",
+                "replication",
+                "--all-targets",
+                "--features",
+                "teaching-bugs",
                 "--",
                 "-D",
                 "warnings",
@@ -198,6 +213,10 @@ fn ci(root: &Path) -> Result<()> {
                     ("STRATA_REQUIRE_FASHION_MNIST", "1"),
                 ],
             )
+        }),
+        // With the classic bugs switched on, the simulator must catch each.
+        ("tests (teaching bugs)", &|| {
+            cargo(&["test", "-p", "replication", "--features", "teaching-bugs"])
         }),
         ("benchmarks compile", &|| {
             cargo(&["bench", "--workspace", "--no-run"])
