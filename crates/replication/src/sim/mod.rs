@@ -184,12 +184,14 @@ impl<M> PartialOrd for Event<M> {
         Some(self.cmp(other))
     }
 }
+// ANCHOR: event_order
 impl<M> Ord for Event<M> {
     /// Reversed: `BinaryHeap` is a max-heap and we want the earliest event.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.time, other.seq).cmp(&(self.time, self.seq))
     }
 }
+// ANCHOR_END: event_order
 
 struct Slot<N> {
     node: Option<N>,
@@ -434,6 +436,7 @@ impl<N: Node> Sim<N> {
         }
     }
 
+    // ANCHOR: crash
     /// Crashes node `id`: its volatile state is gone, and its disk keeps its
     /// synced bytes plus a seeded random prefix of the unsynced ones (a torn
     /// write). No-op if it is already down.
@@ -449,6 +452,7 @@ impl<N: Node> Sim<N> {
         slot.paused_until = 0;
         self.note(format_args!("crash n{id}"));
     }
+    // ANCHOR_END: crash
 
     /// Restarts a crashed node from its disk. No-op if it is up.
     pub fn restart(&mut self, id: NodeId) {
@@ -739,19 +743,22 @@ impl<N: Node> Sim<N> {
         }
         let clogged_until = self.clogged.get(&(from, to)).copied().unwrap_or(0);
         if duplicate > 0.0 && self.rng.random_bool(duplicate) {
-            let at = self.arrival(clogged_until, reorder);
-            let msg = msg.clone();
-            let sent = self.now;
-            self.push(
-                at,
-                EventKind::Deliver {
-                    from,
-                    to,
-                    sent,
-                    msg,
-                },
-            );
+            let copy = msg.clone();
+            self.deliver_later(from, to, clogged_until, reorder, copy);
         }
+        self.deliver_later(from, to, clogged_until, reorder, msg);
+    }
+
+    /// Queues one copy of a message for delivery after the link's latency
+    /// (and its clog, and perhaps a reordering delay).
+    fn deliver_later(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        clogged_until: Time,
+        reorder: f64,
+        msg: N::Message,
+    ) {
         let at = self.arrival(clogged_until, reorder);
         let sent = self.now;
         self.push(
