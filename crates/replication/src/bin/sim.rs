@@ -19,7 +19,7 @@
 //! 2; a file it cannot read or parse exits 3 with the line at fault.
 //!
 //! `--faults` takes `none`, `random[:RATE]` (RATE faults per virtual
-//! second), `majority[:RATE]` (random, but a majority always up and
+//! second), `majority[:RATE]` (random, but never more than a minority
 //! connected) or a script such as
 //! `'partition 0,1|2,3,4@1s; heal@2500ms; crash 2@3s; restart 2@3500ms'`.
 

@@ -433,6 +433,11 @@ pub struct RunReport {
 // ANCHOR: random_schedule
 /// Draws a fault schedule for the safety phase from `seed`: faults arrive
 /// at about `intensity` per second, and each is undone after 50–800 ms.
+///
+/// With `keep_majority`, a fault is dropped if, while it lasts, more than a
+/// minority of nodes would be crashed, paused or cut off by a partition
+/// (one partition at a time). One-way blocks and clogs of a single link are
+/// always kept: they slow a majority down but leave it connected.
 pub fn random_schedule(
     seed: u64,
     nodes: usize,
@@ -447,6 +452,8 @@ pub fn random_schedule(
     }
     let mean_gap = 1e6 / intensity;
     let minority = (nodes - 1) / 2;
+    // With keep_majority: (end, nodes made unavailable, is a partition).
+    let mut outages: Vec<(Time, Vec<NodeId>, bool)> = Vec::new();
     let mut t = 0.0;
     loop {
         t += -mean_gap * (1.0 - rng.random::<f64>()).ln();
@@ -459,60 +466,56 @@ pub fn random_schedule(
         for i in (1..nodes).rev() {
             order.swap(i, rng.random_range(0..=i));
         }
-        match rng.random_range(0..6) {
+        let kind = rng.random_range(0..6);
+        let cut = match kind {
+            0 | 1 if keep_majority => rng.random_range(1..=minority.max(1)),
+            0 | 1 => rng.random_range(1..nodes.max(2)),
+            _ => 1,
+        }
+        .min(nodes);
+        if keep_majority && matches!(kind, 0 | 1 | 4 | 5) {
+            // Faults start in time order, so the outages in force now only
+            // shrink while this one lasts: checking at `at` suffices.
+            outages.retain(|o| o.0 > at);
+            let partitioned = outages.iter().any(|o| o.2);
+            let mut out: Vec<NodeId> = outages.iter().flat_map(|o| o.1.clone()).collect();
+            out.extend_from_slice(&order[..cut]);
+            out.sort_unstable();
+            out.dedup();
+            let is_partition = kind <= 1;
+            if out.len() > minority || (is_partition && partitioned) {
+                continue;
+            }
+            outages.push((at + lasts, order[..cut].to_vec(), is_partition));
+        }
+        let (from, to) = (order[0], order[nodes.min(2) - 1]);
+        match kind {
             0 | 1 => {
-                // A partition; with keep_majority, the cut-off side is a minority.
-                let cut = if keep_majority {
-                    rng.random_range(1..=minority.max(1))
-                } else {
-                    rng.random_range(1..nodes.max(2))
-                };
-                let (a, b) = order.split_at(cut.min(nodes));
+                let (a, b) = order.split_at(cut);
                 schedule.push((at, Fault::Partition(vec![a.to_vec(), b.to_vec()])));
                 schedule.push((at + lasts, Fault::Heal));
             }
             2 => {
-                let (from, to) = (order[0], order[nodes.min(2) - 1]);
                 schedule.push((at, Fault::Block { from, to }));
                 schedule.push((at + lasts, Fault::Heal));
             }
             3 => {
-                let (from, to) = (order[0], order[nodes.min(2) - 1]);
                 let until = at + lasts;
                 schedule.push((at, Fault::Clog { from, to, until }));
             }
             4 => {
-                let node = order[0];
-                schedule.push((at, Fault::Crash(node)));
-                schedule.push((at + lasts, Fault::Restart(node)));
+                schedule.push((at, Fault::Crash(from)));
+                schedule.push((at + lasts, Fault::Restart(from)));
             }
             _ => {
-                let node = order[0];
-                schedule.push((
-                    at,
-                    Fault::Pause {
-                        node,
-                        until: at + lasts,
-                    },
-                ));
+                let until = at + lasts;
+                schedule.push((at, Fault::Pause { node: from, until }));
             }
         }
     }
+    // Stable: a heal or restart due at the same moment as a new fault
+    // keeps the order in which they were drawn.
     schedule.sort_by_key(|&(t, _)| t);
-    if keep_majority {
-        // Crashes overlap; drop those that would leave a minority up.
-        let mut down = std::collections::BTreeSet::new();
-        schedule.retain(|(_, f)| match f {
-            Fault::Crash(n) if down.len() >= minority => {
-                let _ = n;
-                false
-            }
-            Fault::Crash(n) => down.insert(*n),
-            Fault::Restart(n) => down.remove(n),
-            _ => true,
-        });
-        // Restarts of crashes that were dropped are no-ops.
-    }
     schedule
 }
 // ANCHOR_END: random_schedule
@@ -1021,5 +1024,73 @@ impl RunReport {
             out.push('\n');
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Replays a schedule and returns the most nodes crashed, paused or on
+    /// the small side of a partition at any moment.
+    fn worst_outage(schedule: &[(Time, Fault)], nodes: usize) -> usize {
+        let mut crashed = std::collections::BTreeSet::new();
+        let mut paused: BTreeMap<NodeId, Time> = BTreeMap::new();
+        let mut cut: Vec<NodeId> = Vec::new();
+        let mut worst = 0;
+        for (at, fault) in schedule {
+            paused.retain(|_, until| *until > *at);
+            match fault {
+                Fault::Partition(groups) => {
+                    let small = groups
+                        .iter()
+                        .min_by_key(|g| g.len())
+                        .cloned()
+                        .unwrap_or_default();
+                    cut.extend(small);
+                }
+                Fault::Heal => cut.clear(),
+                Fault::Crash(n) => {
+                    crashed.insert(*n);
+                }
+                Fault::Restart(n) => {
+                    crashed.remove(n);
+                }
+                Fault::Pause { node, until } => {
+                    paused.insert(*node, *until);
+                }
+                Fault::Block { .. } | Fault::Clog { .. } => {}
+            }
+            let mut out: Vec<NodeId> = crashed
+                .iter()
+                .chain(paused.keys())
+                .chain(&cut)
+                .copied()
+                .collect();
+            out.sort_unstable();
+            out.dedup();
+            assert!(out.iter().all(|&n| n < nodes));
+            worst = worst.max(out.len());
+        }
+        worst
+    }
+
+    #[test]
+    fn keep_majority_never_takes_out_more_than_a_minority() {
+        for nodes in [3, 5, 7] {
+            let mut worst_free = 0;
+            for seed in 0..300 {
+                let kept = random_schedule(seed, nodes, 3_000_000, 6.0, true);
+                let worst = worst_outage(&kept, nodes);
+                assert!(
+                    worst <= (nodes - 1) / 2,
+                    "seed {seed}, {nodes} nodes: {worst} out"
+                );
+                let free = random_schedule(seed, nodes, 3_000_000, 6.0, false);
+                worst_free = worst_free.max(worst_outage(&free, nodes));
+            }
+            // The check can fail: without the rule, majorities do go out.
+            assert!(worst_free > (nodes - 1) / 2, "{nodes} nodes: {worst_free}");
+        }
     }
 }
