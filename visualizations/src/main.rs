@@ -18,6 +18,8 @@ mod hnsw_timing;
 mod kv_figures;
 mod kv_timing;
 mod plot;
+mod replication_figures;
+mod spacetime;
 mod timing;
 
 use std::path::{Path, PathBuf};
@@ -122,6 +124,7 @@ fn figures(out: &Path, check: bool) -> Result<()> {
     let mut figures = avl_figures::all();
     figures.extend(kv_figures::all());
     figures.extend(hnsw_figures::all());
+    figures.extend(replication_figures::all());
     let bar = ProgressBar::new(figures.len() as u64).with_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
             .expect("valid template")
