@@ -1,6 +1,7 @@
 //! Durable state for protocol nodes: an append-only file of checksummed
 //! records on a [`Storage`], replayed on restart.
 //!
+// ANCHOR: record_log
 //! Each record is `len: u32 LE | crc32c(payload): u32 LE | payload`. A
 //! crash may leave a torn last record (the simulated disk keeps a random
 //! prefix of unsynced bytes); [`RecordLog::open`] stops at the first record
@@ -9,6 +10,7 @@
 //! some complete records it wrote but had not yet synced, which is what a
 //! real disk does too. A protocol must therefore sync *before* it tells
 //! anyone (a client or a peer) that the state is stored.
+// ANCHOR_END: record_log
 //!
 //! [`RecordLog::rewrite`] replaces the whole file atomically (write a
 //! temporary file, sync it, rename it over the log, sync the directory):

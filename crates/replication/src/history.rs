@@ -28,6 +28,7 @@ pub enum Op {
     Cas(Value, Value),
 }
 
+// ANCHOR: kind
 /// Whether an event starts an operation or ends it, and how it ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -41,6 +42,7 @@ pub enum Kind {
     /// invocation, or never.
     Info,
 }
+// ANCHOR_END: kind
 
 /// One line of a history.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -9,6 +9,7 @@
 //! in the simulator a `kv::sim::SimDisk` that loses unsynced bytes when the
 //! node crashes.
 //!
+// ANCHOR: calling_order
 //! # Calling order
 //!
 //! 1. [`Node::start`] builds a node from its storage (empty on first boot,
@@ -23,6 +24,7 @@
 //! `now` never decreases between calls on one node. A crash is simply
 //! dropping the node; its volatile state is gone and its storage keeps what
 //! was synced.
+// ANCHOR_END: calling_order
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -123,6 +125,7 @@ pub enum Rejection {
     Unavailable,
 }
 
+// ANCHOR: reply
 /// A node's answer to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reply {
@@ -136,6 +139,7 @@ pub enum Reply {
     /// example a quorum write that reached fewer than W replicas.
     Uncertain,
 }
+// ANCHOR_END: reply
 
 /// Something a node wants done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +175,7 @@ pub struct NodeContext {
     pub entropy: u64,
 }
 
+// ANCHOR: node
 /// A replication protocol's node, driven by the simulator or a real
 /// network. See the [module documentation](self) for the calling order.
 pub trait Node: Sized {
@@ -226,3 +231,4 @@ pub trait Node: Sized {
         true
     }
 }
+// ANCHOR_END: node
