@@ -339,12 +339,26 @@ fn r_plus_w_over_n_an_uncertain_write_appears_then_disappears() {
 #[test]
 fn r_plus_w_over_n_one_client_no_faults_never_reads_stale() {
     const TEST: &str = "r_plus_w_over_n_one_client_no_faults_never_reads_stale";
+    // One client with no pause between operations, on a network whose
+    // delays vary from 1 to 30 ms: a read can reach a replica before the
+    // write just acknowledged does. Overlapping quorums must hide that;
+    // R = W = 1 must show it (so this setup can catch a stale read).
+    let config = |seed| {
+        let mut config = run_config(
+            seed,
+            Workload {
+                think_us: 0,
+                ..reads_and_writes(1)
+            },
+            Faults::None,
+        );
+        config.network.latency_min_us = 1_000;
+        config.network.latency_max_us = 30_000;
+        config
+    };
     let quorum = QuorumConfig::new(3, 2, 2);
     for seed in seeds(5) {
-        let report = run_quorum(
-            &run_config(seed, reads_and_writes(1), Faults::None),
-            &quorum,
-        );
+        let report = run_quorum(&config(seed), &quorum);
         assert_eq!(
             stale_read(&report.history),
             None,
@@ -359,6 +373,13 @@ fn r_plus_w_over_n_one_client_no_faults_never_reads_stale() {
         );
         assert!(report.outcomes[0] > 50, "{}", describe(&report, seed, TEST));
     }
+    let one = QuorumConfig::new(3, 1, 1);
+    let stale =
+        seeds(5).find(|&seed| stale_read(&run_quorum(&config(seed), &one).history).is_some());
+    assert!(
+        stale.is_some(),
+        "R = W = 1 never read stale: the setup cannot tell"
+    );
 }
 
 #[test]
