@@ -138,6 +138,12 @@ struct Setup {
     /// Keys the clients use.
     #[arg(long, default_value_t = 3)]
     keys: u32,
+    /// Share of reads among the clients' operations.
+    #[arg(long, default_value_t = Workload::default().read_fraction)]
+    read_fraction: f64,
+    /// Share of compare-and-sets (the rest are writes).
+    #[arg(long, default_value_t = Workload::default().cas_fraction)]
+    cas_fraction: f64,
     /// Length of the safety phase (faults on), in virtual milliseconds.
     #[arg(long, default_value_t = 3_000)]
     safety_ms: u64,
@@ -170,6 +176,8 @@ impl Setup {
             workload: Workload {
                 clients: self.clients,
                 keys: self.keys,
+                read_fraction: self.read_fraction,
+                cas_fraction: self.cas_fraction,
                 // Raft's client sessions make retrying a timed-out request safe.
                 retry_on_timeout: self.protocol == Protocol::Raft,
                 ..Workload::default()

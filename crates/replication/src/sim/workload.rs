@@ -383,11 +383,20 @@ impl RunConfig {
         let custom_network = self.network != NetworkConfig::unreliable()
             && self.network != NetworkConfig::reliable();
         let expected_retry = protocol == "raft";
+        let defaults = Workload::default();
+        if w.read_fraction != defaults.read_fraction || w.cas_fraction != defaults.cas_fraction {
+            cmd.push_str(&format!(
+                " --read-fraction {} --cas-fraction {}",
+                w.read_fraction, w.cas_fraction
+            ));
+        }
         let custom_workload = Workload {
             clients: w.clients,
             keys: w.keys,
+            read_fraction: w.read_fraction,
+            cas_fraction: w.cas_fraction,
             retry_on_timeout: expected_retry,
-            ..Workload::default()
+            ..defaults
         } != *w;
         if custom_network || custom_workload || self.service_us != 0 {
             cmd.push_str(&format!(
