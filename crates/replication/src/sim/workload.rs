@@ -31,6 +31,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
 use super::{Monitor, NetworkConfig, Sim, SimConfig};
+use crate::checkers::{self, Divergence};
 use crate::history::{Event, Kind, Op};
 use crate::linearizability::{self, Budget, Verdict};
 use crate::protocol::{
@@ -422,7 +423,7 @@ pub struct RunReport {
     pub served_after_heal: bool,
     /// `Err` names the first key on which replicas disagree once the
     /// healed cluster has been idle.
-    pub converged: Result<(), String>,
+    pub converged: Result<(), Divergence>,
     /// The first rule a monitor reported broken.
     pub violation: Option<String>,
     /// The fault schedule that ran (drawn from the seed, or the script).
@@ -989,28 +990,18 @@ pub fn run<N: Node>(
 }
 // ANCHOR_END: run
 
-fn convergence<N: Node>(sim: &Sim<N>, keys: u32) -> Result<(), String> {
-    let states: Vec<(NodeId, BTreeMap<Key, Value>)> = (0..sim.nodes())
-        .filter_map(|id| sim.node(id).map(|n| (id, n.state())))
+/// Compares, key by key, the replicas that hold it (see [`Node::holds`]).
+fn convergence<N: Node>(sim: &Sim<N>, keys: u32) -> Result<(), Divergence> {
+    let up: Vec<(NodeId, &N, BTreeMap<Key, Value>)> = (0..sim.nodes())
+        .filter_map(|id| sim.node(id).map(|n| (id, n, n.state())))
         .collect();
     for key in 0..keys {
-        let mut seen: Option<(NodeId, Option<Value>)> = None;
-        for (id, state) in &states {
-            if !sim.node(*id).is_some_and(|n| n.holds(key)) {
-                continue;
-            }
-            let v = state.get(&key).copied();
-            match seen {
-                None => seen = Some((*id, v)),
-                Some((first, w)) if w != v => {
-                    return Err(format!(
-                        "{}: node {first} holds {w:?} but node {id} holds {v:?}",
-                        key_name(key)
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
+        let replicas: Vec<(NodeId, BTreeMap<Key, Value>)> = up
+            .iter()
+            .filter(|(_, node, _)| node.holds(key))
+            .map(|(id, _, state)| (*id, state.range(key..=key).map(|(&k, &v)| (k, v)).collect()))
+            .collect();
+        checkers::convergence(&replicas)?;
     }
     Ok(())
 }
