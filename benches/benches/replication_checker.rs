@@ -20,29 +20,14 @@ use std::time::Duration;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use replication::history::{Event, Kind, Op};
-use replication::linearizability::{Budget, Verdict, Workload, check, register_history};
+use replication::linearizability::{
+    Budget, TARGET_HISTORIES, Verdict, Workload, check, register_history,
+};
 
-/// The 2,000-operation target and its seed (as in `tests/checker.rs`).
-const SMALL: (Workload, u64) = (
-    Workload {
-        operations: 2_000,
-        clients: 50,
-        keys: 10,
-        info_per_mille: 0,
-    },
-    0x2000,
-);
-
-/// The 20,000-operation target, with indeterminate updates.
-const LARGE: (Workload, u64) = (
-    Workload {
-        operations: 20_000,
-        clients: 100,
-        keys: 10,
-        info_per_mille: 100,
-    },
-    0x20_000,
-);
+/// The 2,000-operation target and the 20,000-operation one, with
+/// indeterminate updates (their seeds included).
+const SMALL: (Workload, u64) = TARGET_HISTORIES[0];
+const LARGE: (Workload, u64) = TARGET_HISTORIES[1];
 
 fn configure<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
     let mut group = c.benchmark_group(name);

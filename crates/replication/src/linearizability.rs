@@ -954,6 +954,32 @@ impl fmt::Display for Explanation<'_> {
     }
 }
 
+/// The performance targets' histories (issue 6): 2,000 operations of 50
+/// clients on 10 keys; 20,000 of 100 clients on 10 keys, 10% of updates
+/// indeterminate, each with its seed. `tests/checker.rs` checks they are
+/// decided within the default budget; `benches/replication_checker.rs`
+/// times them.
+pub const TARGET_HISTORIES: [(Workload, u64); 2] = [
+    (
+        Workload {
+            operations: 2_000,
+            clients: 50,
+            keys: 10,
+            info_per_mille: 0,
+        },
+        0x2000,
+    ),
+    (
+        Workload {
+            operations: 20_000,
+            clients: 100,
+            keys: 10,
+            info_per_mille: 100,
+        },
+        0x20_000,
+    ),
+];
+
 // ANCHOR: generator
 /// The shape of a random workload for [`register_history`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 
 use replication::history::{Effect, Event, HistoryError, Kind, Op, Operation, operations};
 use replication::linearizability::{
-    Budget, KeyVerdict, Verdict, Witness, Workload, check, check_register, register_history,
+    Budget, KeyVerdict, TARGET_HISTORIES, Verdict, Witness, check, check_register, register_history,
 };
 
 use rand::rngs::ChaCha8Rng;
@@ -525,35 +525,9 @@ fn explanations_name_the_key_and_the_operations() {
     );
 }
 
-// ANCHOR: targets
-/// The performance targets' histories (issue 6): 2,000 operations of 50
-/// clients on 10 keys; 20,000 of 100 clients on 10 keys, 10% of updates
-/// indeterminate. Also used by the bench.
-const TARGETS: [(Workload, u64); 2] = [
-    (
-        Workload {
-            operations: 2_000,
-            clients: 50,
-            keys: 10,
-            info_per_mille: 0,
-        },
-        0x2000,
-    ),
-    (
-        Workload {
-            operations: 20_000,
-            clients: 100,
-            keys: 10,
-            info_per_mille: 100,
-        },
-        0x20_000,
-    ),
-];
-// ANCHOR_END: targets
-
 #[test]
 fn the_target_histories_are_decided_linearizable_within_the_default_budget() {
-    for (workload, seed) in TARGETS {
+    for (workload, seed) in TARGET_HISTORIES {
         let history = register_history(&workload, seed);
         let infos = history.iter().filter(|e| e.kind == Kind::Info).count();
         assert_eq!(infos > 0, workload.info_per_mille > 0, "{workload:?}");
@@ -567,7 +541,7 @@ fn the_target_histories_are_decided_linearizable_within_the_default_budget() {
 
 #[test]
 fn a_corrupted_target_history_is_explained_by_a_few_operations() {
-    let (workload, seed) = TARGETS[0];
+    let (workload, seed) = TARGET_HISTORIES[0];
     let mut history = register_history(&workload, seed);
     // A read late in the history returns a value its key held long before.
     let late = (history.len() * 3 / 4..history.len())
