@@ -50,6 +50,26 @@
 //! With `R + W ≤ N` even a completed write may be missed by a later read
 //! whose `R` replicas are all among the ones the write had not reached yet.
 //!
+//! # Linearizable reads and writes: [`QuorumConfig::atomic`]
+//!
+//! Attiya, Bar-Noy and Dolev ("Sharing memory robustly in message-passing
+//! systems", JACM 1995) close gaps 1–3 for reads and writes with one more
+//! round trip each:
+//!
+//! * a **read** that found the newest value on fewer than `W` of its `R`
+//!   replicas first *writes it back* (same version) and waits for `W`
+//!   acknowledgements, then answers. Once a read has returned a value, that
+//!   value sits on a write quorum, so every later read quorum meets it: a
+//!   value can no longer appear and then disappear.
+//! * a **write** first reads the newest version from `R` replicas and
+//!   stamps its value above it (the multi-writer form of Lynch and
+//!   Shvartsman, 1997): a write that starts after another finished is
+//!   ordered after it whatever the clocks say.
+//!
+//! Compare-and-set stays a read then a write: making it atomic needs
+//! consensus, which registers alone cannot provide (Herlihy, 1991) — that is
+//! what [Raft](crate::raft) is for.
+//!
 //! # Invariants
 // ANCHOR: invariants
 //! A replica (the [store](QuorumNode::versions) and hints):
@@ -66,15 +86,18 @@
 //!
 //! A coordinator:
 //!
-//! 5. Versions it issues strictly increase (clock, then counter), and a
-//!    compare-and-set's write is stamped above the version its read found.
+//! 5. Versions it issues strictly increase (clock, then counter), and the
+//!    write of a compare-and-set or of an atomic write is stamped above the
+//!    version its read found.
 //! 6. A write answers `Done` only after `W` distinct acknowledgements (from
 //!    preference replicas, plus fallbacks if sloppy); a read answers only
-//!    after `R` distinct replicas answered; each request is answered at most
+//!    after `R` distinct replicas answered and, if atomic, only once `W`
+//!    replicas hold the value it returns; each request is answered at most
 //!    once.
 //! 7. A request that times out is answered `Uncertain` if it may have
-//!    written anything (a write, or a compare-and-set in its write phase),
-//!    and `Rejected(Unavailable)` otherwise.
+//!    written a new value (a write, or a compare-and-set in its write
+//!    phase), and `Rejected(Unavailable)` otherwise (an atomic read's
+//!    write-back only copies a value that some write already wrote).
 // ANCHOR_END: invariants
 //!
 //! [`QuorumNode::check_invariants`] checks 1, 3 (the holder's half) and 6
@@ -190,6 +213,14 @@ pub struct QuorumConfig {
     /// `now + clock_skew_us[i]` (saturating at 0). Missing entries are 0.
     /// Default empty (perfect clocks). A teaching knob for last-writer-wins.
     pub clock_skew_us: Vec<i64>,
+    /// Make reads and writes of one key linearizable, as in Attiya, Bar-Noy
+    /// and Dolev's register (multi-writer form, Lynch and Shvartsman): a
+    /// read writes the newest value it found back to `W` replicas before it
+    /// answers, and a write first reads the newest version from `R`
+    /// replicas and stamps its value above it, so clocks no longer decide.
+    /// Needs `R + W > N` and no sloppy quorum. Compare-and-set stays a
+    /// non-atomic read-then-write. Default `false`.
+    pub atomic: bool,
 }
 
 impl Default for QuorumConfig {
@@ -212,6 +243,16 @@ impl QuorumConfig {
             hinted_handoff: true,
             sloppy: false,
             clock_skew_us: Vec::new(),
+            atomic: false,
+        }
+    }
+
+    /// `N`, `R` and `W` as given, with [`atomic`](Self::atomic) reads and
+    /// writes.
+    pub fn atomic(n: usize, r: usize, w: usize) -> Self {
+        QuorumConfig {
+            atomic: true,
+            ..QuorumConfig::new(n, r, w)
         }
     }
 
@@ -249,6 +290,14 @@ impl QuorumConfig {
         }
         if self.hint_retry_us == 0 {
             return Err(ConfigError::HintRetry);
+        }
+        if self.atomic && (!self.overlapping() || self.sloppy) {
+            return Err(ConfigError::Atomic {
+                r: self.r,
+                w: self.w,
+                n: self.n,
+                sloppy: self.sloppy,
+            });
         }
         Ok(())
     }
@@ -296,6 +345,21 @@ pub enum ConfigError {
     /// `hint_retry_us` is 0.
     #[error("hint_retry_us must be positive: hints would be resent without pause")]
     HintRetry,
+    /// Atomic reads and writes were asked for without overlapping, strict
+    /// quorums.
+    #[error(
+        "atomic reads and writes need R + W > N and no sloppy quorum (R = {r}, W = {w}, N = {n}, sloppy = {sloppy}): raise R or W, or turn sloppy off"
+    )]
+    Atomic {
+        /// The configured `R`.
+        r: usize,
+        /// The configured `W`.
+        w: usize,
+        /// The configured `N`.
+        n: usize,
+        /// Whether the quorum was sloppy.
+        sloppy: bool,
+    },
 }
 
 /// The `n` replicas of `key` in a cluster of `nodes`: `n` consecutive node
@@ -407,11 +471,24 @@ impl fmt::Display for Violation {
 
 impl std::error::Error for Violation {}
 
-/// A coordinator's write in flight (a client write, or a compare-and-set's
-/// write phase).
+/// Why a coordinator writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WritePurpose {
+    /// A client's write, or a compare-and-set's write phase: answered
+    /// `Done`, or `Uncertain` on a timeout.
+    Write,
+    /// An atomic read's write-back of the value it found: answered with
+    /// that value, or `Rejected(Unavailable)` on a timeout (it only copies
+    /// a value some write already wrote).
+    WriteBack,
+}
+
+/// A coordinator's write in flight (a client write, a compare-and-set's
+/// write phase, or an atomic read's write-back).
 #[derive(Debug)]
 struct WriteOp {
     request: RequestId,
+    purpose: WritePurpose,
     key: Key,
     value: Versioned,
     owners: Vec<NodeId>,
@@ -443,13 +520,37 @@ impl WriteOp {
             .iter()
             .all(|o| self.acked.contains(o) || self.hint_acked.contains(o))
     }
+
+    /// The client's answer once `W` replicas acknowledged.
+    fn done(&self) -> Reply {
+        match self.purpose {
+            WritePurpose::Write => Reply::Done,
+            WritePurpose::WriteBack => Reply::Read(Some(self.value.value)),
+        }
+    }
+
+    /// The client's answer if the request times out first (invariant 7).
+    fn timed_out(&self) -> Reply {
+        match self.purpose {
+            WritePurpose::Write => Reply::Uncertain,
+            WritePurpose::WriteBack => Reply::Rejected(Rejection::Unavailable),
+        }
+    }
 }
 
 /// Why a coordinator reads.
 #[derive(Debug, Clone, Copy)]
 enum ReadPurpose {
     Read,
-    Cas { expected: Value, new: Value },
+    Cas {
+        expected: Value,
+        new: Value,
+    },
+    /// An atomic write's first phase: find the newest version to stamp
+    /// `value` above.
+    Write {
+        value: Value,
+    },
 }
 
 /// A coordinator's read in flight (a client read, or a compare-and-set's
@@ -477,6 +578,14 @@ impl ReadOp {
             .flatten()
             .max_by_key(|v| v.version)
             .copied()
+    }
+
+    /// How many replicas answered with `version`.
+    fn holding(&self, version: Version) -> usize {
+        self.answers
+            .values()
+            .filter(|v| version_of(v.as_ref()) == Some(version))
+            .count()
     }
 }
 
@@ -613,9 +722,16 @@ impl QuorumNode {
         }
     }
 
-    // ANCHOR: write
+    // ANCHOR: write_start
     /// Starts a write of `value` (already versioned) to `key`'s replicas.
-    fn start_write(&mut self, now: Time, request: RequestId, key: Key, value: Versioned) {
+    fn start_write(
+        &mut self,
+        now: Time,
+        request: RequestId,
+        purpose: WritePurpose,
+        key: Key,
+        value: Versioned,
+    ) {
         let op = self.fresh_op();
         let owners = self.owners(key);
         for &to in &owners {
@@ -638,6 +754,7 @@ impl QuorumNode {
             op,
             WriteOp {
                 request,
+                purpose,
                 key,
                 value,
                 owners,
@@ -651,7 +768,9 @@ impl QuorumNode {
         );
         self.in_flight.insert(request, op);
     }
+    // ANCHOR_END: write_start
 
+    // ANCHOR: write_put
     /// A replica (or, with `hint_for`, a fallback) is asked to store a value.
     fn on_put(
         &mut self,
@@ -681,7 +800,9 @@ impl QuorumNode {
             self.send(from, Message::PutAck { op, key, version });
         }
     }
+    // ANCHOR_END: write_put
 
+    // ANCHOR: write_ack
     /// A replica or fallback acknowledged a write this node coordinates.
     fn on_put_ack(&mut self, from: NodeId, op: u64, key: Key, version: Version) {
         let sloppy = self.config.sloppy;
@@ -701,12 +822,12 @@ impl QuorumNode {
         if reply_now {
             write.replied = true;
         }
-        let request = write.request;
+        let (request, answer) = (write.request, write.done());
         if write.covered() && write.replied {
             self.writes.remove(&op);
         }
         if reply_now {
-            self.reply(request, Reply::Done);
+            self.reply(request, answer);
         }
     }
 
@@ -723,17 +844,17 @@ impl QuorumNode {
             return;
         };
         if write.deadline <= now {
-            let (request, replied) = (write.request, write.replied);
+            let (request, replied, answer) = (write.request, write.replied, write.timed_out());
             self.writes.remove(&op);
             if !replied {
-                // Invariant 7: some replicas may have stored it.
-                self.reply(request, Reply::Uncertain);
+                // Invariant 7: a write may have stored its value somewhere.
+                self.reply(request, answer);
             }
         }
     }
-    // ANCHOR_END: write
+    // ANCHOR_END: write_ack
 
-    // ANCHOR: read
+    // ANCHOR: read_start
     /// Starts a read of `key` from its replicas.
     fn start_read(&mut self, now: Time, request: RequestId, key: Key, purpose: ReadPurpose) {
         let op = self.fresh_op();
@@ -763,7 +884,9 @@ impl QuorumNode {
             self.send(from, Message::GetReply { op, key, value });
         }
     }
+    // ANCHOR_END: read_start
 
+    // ANCHOR: read_reply
     /// A replica answered a read this node coordinates.
     fn on_get_reply(
         &mut self,
@@ -785,7 +908,8 @@ impl QuorumNode {
         if quorum_now {
             read.replied = true;
             let (request, purpose, newest) = (read.request, read.purpose, read.newest());
-            self.read_quorum(now, request, key, purpose, newest);
+            let holders = newest.map_or(0, |n| read.holding(n.version));
+            self.read_quorum(now, request, key, purpose, newest, holders);
         }
         // Repair after answering the client, as Dynamo does.
         self.repair(op);
@@ -797,9 +921,12 @@ impl QuorumNode {
             self.reads.remove(&op);
         }
     }
+    // ANCHOR_END: read_reply
 
-    /// `R` replicas answered: answer the client, or start a
-    /// compare-and-set's write phase.
+    // ANCHOR: read_quorum
+    /// `R` replicas answered, `holders` of them with the `newest` version:
+    /// answer the client, write the value back first (atomic reads), or
+    /// start a write phase (compare-and-set, atomic write).
     fn read_quorum(
         &mut self,
         now: Time,
@@ -807,21 +934,31 @@ impl QuorumNode {
         key: Key,
         purpose: ReadPurpose,
         newest: Option<Versioned>,
+        holders: usize,
     ) {
         match purpose {
-            ReadPurpose::Read => self.reply(request, Reply::Read(newest.map(|v| v.value))),
+            // Attiya, Bar-Noy and Dolev: before answering, make sure `W`
+            // replicas hold the value, so that every later read quorum
+            // meets one of them. No write-back if they already do.
+            ReadPurpose::Read => match newest {
+                Some(newest) if self.config.atomic && holders < self.config.w => {
+                    self.start_write(now, request, WritePurpose::WriteBack, key, newest);
+                }
+                _ => self.reply(request, Reply::Read(newest.map(|v| v.value))),
+            },
+            ReadPurpose::Write { value } => {
+                let version = self.new_version(now, version_of(newest.as_ref()));
+                let value = Versioned { version, value };
+                self.start_write(now, request, WritePurpose::Write, key, value);
+            }
             ReadPurpose::Cas { expected, new } if newest.map(|v| v.value) == Some(expected) => {
                 // Not atomic: another coordinator may be doing the same.
                 let version = self.new_version(now, version_of(newest.as_ref()));
-                self.start_write(
-                    now,
-                    request,
-                    key,
-                    Versioned {
-                        version,
-                        value: new,
-                    },
-                );
+                let value = Versioned {
+                    version,
+                    value: new,
+                };
+                self.start_write(now, request, WritePurpose::Write, key, value);
             }
             ReadPurpose::Cas { .. } => {
                 let found = newest.map(|v| v.value);
@@ -829,7 +966,9 @@ impl QuorumNode {
             }
         }
     }
+    // ANCHOR_END: read_quorum
 
+    // ANCHOR: read_repair
     /// Read repair: sends the newest version seen to every replica that
     /// answered with an older one and has not been sent it yet.
     fn repair(&mut self, op: u64) {
@@ -869,7 +1008,9 @@ impl QuorumNode {
             let _ = self.durable.put(key, value);
         }
     }
+    // ANCHOR_END: read_repair
 
+    // ANCHOR: read_timeout
     fn read_timer(&mut self, now: Time, op: u64) {
         let Some(read) = self.reads.get(&op) else {
             return;
@@ -883,7 +1024,7 @@ impl QuorumNode {
             }
         }
     }
-    // ANCHOR_END: read
+    // ANCHOR_END: read_timeout
 
     // ANCHOR: handoff
     /// Sends the write to a fallback node for every owner that has not
@@ -1104,9 +1245,14 @@ impl Node for QuorumNode {
         }
         match request.command {
             Command::Read { key } => self.start_read(now, request.id, key, ReadPurpose::Read),
+            Command::Write { key, value } if self.config.atomic => {
+                let purpose = ReadPurpose::Write { value };
+                self.start_read(now, request.id, key, purpose);
+            }
             Command::Write { key, value } => {
                 let version = self.new_version(now, None);
-                self.start_write(now, request.id, key, Versioned { version, value });
+                let value = Versioned { version, value };
+                self.start_write(now, request.id, WritePurpose::Write, key, value);
             }
             Command::Cas { key, expected, new } => {
                 let purpose = ReadPurpose::Cas { expected, new };

@@ -267,17 +267,27 @@ fn a_sloppy_quorum_reads_stale_even_with_r_plus_w_over_n() {
 }
 
 /// An `Uncertain` write seen by one read and missed by a later one. The
-/// script: node 0, alone, takes a write of 1 to k0 (it reaches only node
-/// 0: `info`); then a read quorum {0, 1} sees it; then a read quorum
-/// {1, 2} — which without read repair has never heard of it — does not.
-/// With read repair the first read copies the value to node 1, the value
-/// now sits on W replicas, and the second read sees it too.
-fn flicker(read_repair: bool) -> (Vec<Reply>, Verdict) {
-    let mut quorum = QuorumConfig::new(3, 2, 2);
-    quorum.read_repair = read_repair;
+/// script: node 0 takes a write of 1 to k0 and is cut off the moment it has
+/// stored the value itself (so it reaches only node 0: `info`); then a read
+/// quorum {0, 1} sees it; then a read quorum {1, 2} — which without read
+/// repair has never heard of it — does not. With read repair the first read
+/// copies the value to node 1 after answering; with atomic reads it writes
+/// it back to node 1 before answering. Either way the value now sits on W
+/// replicas, and the second read sees it too.
+fn flicker(quorum: QuorumConfig) -> (Vec<Reply>, Verdict) {
     let mut sim: Sim<QuorumNode> = Sim::new(SimConfig::new(11, 3), quorum);
     sim.add_monitor(Box::new(QuorumMonitor));
     let mut replies = Vec::new();
+    // The write: an atomic one first asks a read quorum for the newest
+    // version, so node 0 is isolated only once it holds the value.
+    sim.submit(0, Command::Write { key: 0, value: 1 });
+    while sim.node(0).is_some_and(|n| !n.state().contains_key(&0)) {
+        let next = sim.next_event_time().expect("the write is in flight");
+        sim.run_until(next);
+    }
+    sim.isolate(0);
+    sim.run_for(100_000);
+    replies.extend(sim.take_replies().into_iter().map(|r| r.3));
     let mut step = |sim: &mut Sim<QuorumNode>, isolated: NodeId, to: NodeId, command| {
         sim.heal();
         sim.isolate(isolated);
@@ -285,7 +295,6 @@ fn flicker(read_repair: bool) -> (Vec<Reply>, Verdict) {
         sim.run_for(100_000);
         replies.extend(sim.take_replies().into_iter().map(|r| r.3));
     };
-    step(&mut sim, 0, 0, Command::Write { key: 0, value: 1 });
     step(&mut sim, 2, 0, Command::Read { key: 0 });
     step(&mut sim, 0, 2, Command::Read { key: 0 });
     let kinds = |reply: &Reply| match reply {
@@ -319,9 +328,17 @@ fn flicker(read_repair: bool) -> (Vec<Reply>, Verdict) {
     (replies, verdict)
 }
 
+/// `QuorumConfig::new(3, 2, 2)` with or without read repair.
+fn n3_r2_w2(read_repair: bool) -> QuorumConfig {
+    QuorumConfig {
+        read_repair,
+        ..QuorumConfig::new(3, 2, 2)
+    }
+}
+
 #[test]
 fn r_plus_w_over_n_an_uncertain_write_appears_then_disappears() {
-    let (replies, verdict) = flicker(false);
+    let (replies, verdict) = flicker(n3_r2_w2(false));
     let expect = [Reply::Uncertain, Reply::Read(Some(1)), Reply::Read(None)];
     assert_eq!(replies, expect);
     assert!(
@@ -330,10 +347,111 @@ fn r_plus_w_over_n_an_uncertain_write_appears_then_disappears() {
     );
     // Read repair closes this particular window (not the asynchronous one
     // before a repair lands, nor one where the repair is lost).
-    let (replies, verdict) = flicker(true);
+    let (replies, verdict) = flicker(n3_r2_w2(true));
     let expect = [Reply::Uncertain, Reply::Read(Some(1)), Reply::Read(Some(1))];
     assert_eq!(replies, expect);
     assert_eq!(verdict, Verdict::Linearizable);
+}
+
+#[test]
+fn atomic_reads_write_back_before_answering() {
+    // Without read repair, so that only the write-back can copy the value.
+    let quorum = QuorumConfig {
+        read_repair: false,
+        ..QuorumConfig::atomic(3, 2, 2)
+    };
+    let (replies, verdict) = flicker(quorum);
+    let expect = [Reply::Uncertain, Reply::Read(Some(1)), Reply::Read(Some(1))];
+    assert_eq!(replies, expect);
+    assert_eq!(verdict, Verdict::Linearizable);
+}
+
+/// Read repair happens *after* the client has its answer: a replica whose
+/// answer arrives late is repaired then. Node 2 misses a write; when a
+/// later read asks it, its stale answer is held back 50 ms, so the read is
+/// answered by nodes 0 and 1 first, and node 2 is repaired only once its
+/// answer arrives — or never, with read repair off.
+fn late_answer_repaired(read_repair: bool) -> (Vec<Reply>, bool, bool) {
+    let quorum = QuorumConfig {
+        hinted_handoff: false,
+        ..n3_r2_w2(read_repair)
+    };
+    let mut sim: Sim<QuorumNode> = Sim::new(SimConfig::new(5, 3), quorum);
+    sim.add_monitor(Box::new(QuorumMonitor));
+    let holds_5 =
+        |sim: &Sim<QuorumNode>| sim.node(2).and_then(|n| n.state().get(&0).copied()) == Some(5);
+    sim.isolate(2);
+    sim.submit(0, Command::Write { key: 0, value: 5 });
+    sim.run_for(100_000);
+    sim.heal();
+    sim.clog(2, 0, sim.now() + 50_000);
+    sim.submit(0, Command::Read { key: 0 });
+    sim.run_for(20_000);
+    let replies = sim.take_replies().into_iter().map(|r| r.3).collect();
+    let at_reply = holds_5(&sim);
+    sim.run_for(100_000);
+    assert_eq!(sim.violation(), None);
+    (replies, at_reply, holds_5(&sim))
+}
+
+#[test]
+fn read_repair_reaches_a_replica_that_answers_after_the_reply() {
+    let (replies, at_reply, later) = late_answer_repaired(true);
+    assert_eq!(replies, [Reply::Done, Reply::Read(Some(5))]);
+    assert!(!at_reply, "node 2 had the value before its answer arrived");
+    assert!(later, "node 2's late answer was not repaired");
+    // The control: without read repair node 2 stays stale.
+    let (replies, at_reply, later) = late_answer_repaired(false);
+    assert_eq!(replies, [Reply::Done, Reply::Read(Some(5))]);
+    assert!(!at_reply && !later);
+}
+
+#[test]
+fn atomic_reads_and_writes_are_linearizable_under_faults() {
+    const TEST: &str = "atomic_reads_and_writes_are_linearizable_under_faults";
+    // Reads and writes only: compare-and-set stays non-atomic.
+    let quorum = QuorumConfig::atomic(3, 2, 2);
+    for seed in seeds(20) {
+        let mut config = run_config(seed, reads_and_writes(5), random_faults());
+        if seed % 2 == 1 {
+            config.network = NetworkConfig::unreliable();
+        }
+        let report = run_quorum(&config, &quorum);
+        let context = describe(&report, seed, TEST);
+        assert_eq!(report.linearizable, Verdict::Linearizable, "{context}");
+        assert!(report.outcomes[0] > 50, "{context}");
+        assert_eq!(report.converged, Ok(()), "{context}");
+    }
+}
+
+#[test]
+fn atomic_writes_ignore_a_slow_clock() {
+    const TEST: &str = "atomic_writes_ignore_a_slow_clock";
+    // The setup of `r_plus_w_over_n_loses_acknowledged_writes_to_a_slow_clock`:
+    // a write now reads the newest version first and stamps itself above it.
+    let mut quorum = QuorumConfig::atomic(3, 2, 2);
+    quorum.clock_skew_us = vec![0, 0, 0, 0, -50_000];
+    for seed in seeds(20) {
+        let report = run_quorum(
+            &run_config(seed, reads_and_writes(3), Faults::None),
+            &quorum,
+        );
+        let context = describe(&report, seed, TEST);
+        assert_eq!(stale_read(&report.history), None, "{context}");
+        assert_eq!(report.linearizable, Verdict::Linearizable, "{context}");
+    }
+}
+
+#[test]
+fn atomic_needs_strict_overlapping_quorums() {
+    assert!(QuorumConfig::atomic(3, 2, 2).validate(5).is_ok());
+    assert!(QuorumConfig::atomic(3, 1, 2).validate(5).is_err());
+    let sloppy = QuorumConfig {
+        sloppy: true,
+        ..QuorumConfig::atomic(3, 2, 2)
+    };
+    let err = sloppy.validate(5).unwrap_err().to_string();
+    assert!(err.contains("no sloppy quorum"), "{err}");
 }
 
 #[test]

@@ -159,6 +159,11 @@ struct Setup {
     /// Quorum write size (quorum only).
     #[arg(long, default_value_t = 2)]
     w: usize,
+    /// Atomic quorum reads and writes (quorum only): reads write the newest
+    /// value back to W replicas, writes read the newest version first
+    /// (Attiya, Bar-Noy and Dolev). Needs R + W > N.
+    #[arg(long)]
+    atomic: bool,
     /// Let backups serve reads (async only): stale reads.
     #[arg(long)]
     read_from_backups: bool,
@@ -197,6 +202,9 @@ impl Setup {
             .replay_command(self.protocol.name());
         if self.protocol == Protocol::Quorum {
             cmd.push_str(&format!(" --n {} --r {} --w {}", self.n, self.r, self.w));
+            if self.atomic {
+                cmd.push_str(" --atomic");
+            }
         }
         if self.read_from_backups {
             cmd.push_str(" --read-from-backups");
@@ -222,7 +230,10 @@ impl Setup {
             ),
             Protocol::Quorum => run::<QuorumNode>(
                 &config,
-                QuorumConfig::new(self.n, self.r, self.w),
+                QuorumConfig {
+                    atomic: self.atomic,
+                    ..QuorumConfig::new(self.n, self.r, self.w)
+                },
                 vec![Box::new(QuorumMonitor)],
             ),
         };
