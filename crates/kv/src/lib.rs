@@ -74,6 +74,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod frame;
 mod hint;
 mod key;
 pub mod record;

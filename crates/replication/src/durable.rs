@@ -2,14 +2,17 @@
 //! records on a [`Storage`], replayed on restart.
 //!
 // ANCHOR: record_log
-//! Each record is `len: u32 LE | crc32c(payload): u32 LE | payload`. A
-//! crash may leave a torn last record (the simulated disk keeps a random
-//! prefix of unsynced bytes); [`RecordLog::open`] stops at the first record
-//! whose length or checksum does not hold and cuts the file there, so a
-//! node recovers exactly the records it wrote and synced — plus, possibly,
-//! some complete records it wrote but had not yet synced, which is what a
-//! real disk does too. A protocol must therefore sync *before* it tells
-//! anyone (a client or a peer) that the state is stored.
+//! Each record is one [`kv::frame`]: `len | crc32c(len) | crc32c(payload) |
+//! payload`, the framing every durable log of the workspace shares. A crash
+//! may leave a torn last record (the simulated disk keeps a random prefix
+//! of unsynced bytes); [`RecordLog::open`] cuts such a tail off, so a node
+//! recovers exactly the records it wrote and synced — plus, possibly, some
+//! complete records it wrote but had not yet synced, which is what a real
+//! disk does too. A protocol must therefore sync *before* it tells anyone
+//! (a client or a peer) that the state is stored. Damage that a crash
+//! cannot explain — a flipped bit anywhere in a complete record — makes
+//! `open` fail with [`io::ErrorKind::InvalidData`]: the node refuses to
+//! start rather than serve a log silently cut short.
 // ANCHOR_END: record_log
 //!
 //! [`RecordLog::rewrite`] replaces the whole file atomically (write a
@@ -37,19 +40,19 @@ impl std::fmt::Debug for RecordLog {
     }
 }
 
-const HEADER: usize = 8;
-
 fn corrupt(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
 impl RecordLog {
     /// Opens (creating if needed) the log `name` and returns it with every
-    /// intact record, in order. A torn or corrupt tail is cut off.
+    /// intact record, in order. A torn tail is cut off.
     ///
     /// # Errors
     ///
-    /// Any I/O error from `storage`.
+    /// [`io::ErrorKind::InvalidData`] if the log is corrupt (damage that is
+    /// not a torn tail, [`kv::frame::FrameError`]); any I/O error from
+    /// `storage`.
     pub fn open(storage: Box<dyn Storage>, name: &str) -> io::Result<(Self, Vec<Vec<u8>>)> {
         let exists = storage.list()?.iter().any(|n| n == name);
         let mut records = Vec::new();
@@ -57,21 +60,10 @@ impl RecordLog {
             let len = storage.len(name)?;
             let mut bytes = vec![0; usize::try_from(len).map_err(|e| corrupt(e.to_string()))?];
             storage.read_at(name, 0, &mut bytes)?;
-            let mut at = 0;
-            while bytes.len() - at >= HEADER {
-                let n = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
-                let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
-                let Some(payload) = bytes.get(at + HEADER..at + HEADER + n) else {
-                    break;
-                };
-                if crc32c::crc32c(payload) != crc {
-                    break;
-                }
-                records.push(payload.to_vec());
-                at += HEADER + n;
-            }
-            if at as u64 != len {
-                storage.truncate(name, at as u64)?;
+            let scan = kv::frame::scan(&bytes).map_err(|e| corrupt(format!("{name}: {e}")))?;
+            records.extend(scan.payloads.iter().map(|r| bytes[r.clone()].to_vec()));
+            if scan.torn(bytes.len()) {
+                storage.truncate(name, scan.valid_len as u64)?;
                 storage.sync(name)?;
             }
         } else {
@@ -88,21 +80,14 @@ impl RecordLog {
         ))
     }
 
-    fn frame(payload: &[u8], out: &mut Vec<u8>) {
-        let len = u32::try_from(payload.len()).expect("records are far smaller than 4 GiB");
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
-        out.extend_from_slice(payload);
-    }
-
     /// Appends one record. Not durable until [`RecordLog::sync`].
     ///
     /// # Errors
     ///
     /// Any I/O error from the storage.
     pub fn append(&mut self, payload: &[u8]) -> io::Result<()> {
-        let mut framed = Vec::with_capacity(HEADER + payload.len());
-        Self::frame(payload, &mut framed);
+        let mut framed = Vec::with_capacity(kv::frame::HEADER_LEN + payload.len());
+        kv::frame::encode(payload, &mut framed);
         self.storage.append(&self.name, &framed)?;
         Ok(())
     }
@@ -128,7 +113,7 @@ impl RecordLog {
         }
         let mut bytes = Vec::new();
         for record in records {
-            Self::frame(record, &mut bytes);
+            kv::frame::encode(record, &mut bytes);
         }
         self.storage.append(&tmp, &bytes)?;
         self.storage.sync(&tmp)?;
@@ -336,6 +321,28 @@ mod tests {
             log.sync().unwrap();
             let (_, recs) = RecordLog::open(Box::new(disk.clone()), "log").unwrap();
             assert_eq!(recs.last().unwrap(), b"after", "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn a_flipped_bit_in_a_synced_record_is_refused_not_cut() {
+        let disk = SimDisk::new();
+        let (mut log, _) = RecordLog::open(Box::new(disk.clone()), "log").unwrap();
+        for record in [b"first".as_slice(), b"second", b"last"] {
+            log.append(record).unwrap();
+        }
+        log.sync().unwrap();
+        let mut bytes = vec![0; disk.len("log").unwrap() as usize];
+        disk.read_at("log", 0, &mut bytes).unwrap();
+        for at in 0..bytes.len() {
+            let damaged = SimDisk::new();
+            let mut copy = bytes.clone();
+            copy[at] ^= 0x10;
+            damaged.append("log", &copy).unwrap();
+            damaged.sync("log").unwrap();
+            damaged.sync_dir().unwrap();
+            let err = RecordLog::open(Box::new(damaged), "log").unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "byte {at}: {err}");
         }
     }
 
