@@ -73,6 +73,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod compose;
 mod error;
 pub mod frame;
 mod hint;
@@ -84,6 +85,7 @@ mod sim;
 mod storage;
 mod store;
 
+pub use compose::{Call, FaultyStorage, Prefixed, Then, dies_after};
 pub use error::{Error, Result};
 pub use sim::{Crash, SimDisk};
 pub use storage::{FsStorage, LOCK_FILE, Storage};

@@ -401,7 +401,7 @@ fn exercise_without_directory_syncs_acknowledged_writes_vanish() {
     drop(Store::open(disk.clone(), small).unwrap()); // segment 1, durably named
     // A disk that forgets to sync its directory: sync_dir does nothing.
     let no_dir_sync = Hooked {
-        disk: disk.clone(),
+        inner: disk.clone(),
         hook: |call: Call| {
             Ok(if call == Call::SyncDir {
                 Then::Skip
@@ -564,7 +564,7 @@ fn exercise_a_failed_fsync_stops_writes_but_not_reads() {
     // A disk whose file syncs fail while `failing` is set.
     let flag = failing.clone();
     let storage = Hooked {
-        disk: disk.clone(),
+        inner: disk.clone(),
         hook: move |call: Call| {
             if call == Call::Sync && flag.load(Ordering::SeqCst) {
                 return Err(std::io::Error::other("simulated EIO from fsync"));

@@ -158,7 +158,7 @@ fn group_commit_shares_syncs_between_threads() {
     let disk = SimDisk::new();
     // A disk whose fsync takes a while, as a real one does.
     let slow_sync = Hooked {
-        disk: disk.clone(),
+        inner: disk.clone(),
         hook: |call: Call| {
             if call == Call::Sync {
                 std::thread::sleep(std::time::Duration::from_millis(2));
