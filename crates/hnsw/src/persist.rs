@@ -79,7 +79,8 @@ impl Hnsw {
     }
 
     /// Writes the index to `path` (through a temporary file renamed over it,
-    /// so a crash leaves the old file or the new one).
+    /// so a crash leaves the old file or the new one), then syncs the
+    /// directory so that the rename itself survives a power loss.
     ///
     /// # Errors
     ///
@@ -91,6 +92,7 @@ impl Hnsw {
         std::fs::write(&temp, self.to_bytes())?;
         std::fs::File::open(&temp)?.sync_all()?;
         std::fs::rename(&temp, path)?;
+        sync_parent(path)?;
         Ok(())
     }
 
@@ -102,6 +104,45 @@ impl Hnsw {
     /// intact index of this format version.
     pub fn load(path: impl AsRef<Path>) -> Result<Hnsw> {
         Hnsw::from_bytes(&std::fs::read(path)?)
+    }
+
+    // ANCHOR: save_to
+    /// Writes the index as the file `name` of `storage`, durably: the bytes
+    /// go to `name.tmp`, which is synced, renamed over `name`, and the
+    /// directory synced, so that after a crash `name` holds the old index or
+    /// the new one, whole. Any [`kv::Storage`] works: a directory
+    /// ([`kv::FsStorage`]), a simulated disk, or one namespace of a disk
+    /// shared with a store ([`kv::Prefixed`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] from the storage.
+    pub fn save_to(&self, storage: &impl kv::Storage, name: &str) -> Result<()> {
+        let temp = format!("{name}.tmp");
+        if storage.list()?.contains(&temp) {
+            storage.remove(&temp)?;
+        }
+        storage.append(&temp, &self.to_bytes())?;
+        storage.sync(&temp)?;
+        storage.rename(&temp, name)?;
+        storage.sync_dir()?;
+        Ok(())
+    }
+    // ANCHOR_END: save_to
+
+    /// Reads an index written by [`Hnsw::save_to`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] from the storage (a missing file included), or
+    /// [`Error::Corrupt`] for anything that is not an intact index of this
+    /// format version.
+    pub fn load_from(storage: &impl kv::Storage, name: &str) -> Result<Hnsw> {
+        let len = usize::try_from(storage.len(name)?)
+            .map_err(|_| Error::Corrupt(format!("{name} is too large to load")))?;
+        let mut bytes = vec![0; len];
+        storage.read_at(name, 0, &mut bytes)?;
+        Hnsw::from_bytes(&bytes)
     }
 
     /// Decodes [`Hnsw::to_bytes`]'s output.
@@ -301,4 +342,17 @@ impl Reader<'_> {
     fn u32s(&mut self, count: usize) -> Result<Vec<u32>> {
         self.words(count, u32::from_le_bytes)
     }
+}
+
+/// Syncs the directory holding `path`, so that a rename into it is durable
+/// (a no-op where directories cannot be opened, as on Windows).
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if cfg!(unix) {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
 }
