@@ -4,11 +4,13 @@
 //! * `ci` — everything CI checks, in order: formatting, clippy, the tests
 //!   (after installing Debian's `redis-tools` and `dataset-fashion-mnist` if
 //!   missing, which the `kv serve` and hnsw tests then require), that the benchmarks compile, the book
-//!   builds, and the seeded figures are byte-identical to a fresh run.
+//!   builds with every include, link and `#anchor` resolving, and the seeded
+//!   figures are byte-identical to a fresh run.
 //!   `.ci/run` calls exactly this.
-//! * `book` — regenerates the figures, installs the pinned mdBook into
-//!   `.tools/` if it is missing, builds the book into `book/build/` and prints
-//!   the path of `index.html`.
+//! * `book` — regenerates the figures, installs the pinned mdBook and
+//!   mdbook-linkcheck2 into `.tools/` if they are missing, checks the book's
+//!   includes, builds the book into `book/build/html/` (failing on a broken
+//!   link or `#anchor`) and prints the path of `index.html`.
 //! * `figures [--check | --timing [avl|kv|hnsw|all]]` — regenerates the seeded
 //!   figures, checks them, or draws the timing figures from criterion's
 //!   results and prints the README's tables.
@@ -31,10 +33,14 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod book_checks;
 mod hnswlib;
 
 /// The mdBook release the book is written for (0.5 changed the plugin API).
 const MDBOOK_VERSION: &str = "0.5.4";
+/// The link checker the book build runs as a second renderer (`[output.linkcheck2]`
+/// in `book/book.toml`); 0.13 is built against mdBook 0.5's renderer API.
+const MDBOOK_LINKCHECK2_VERSION: &str = "0.13.0";
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Strata's project automation")]
@@ -47,7 +53,7 @@ struct Cli {
 enum Task {
     /// Run everything CI checks (what `.ci/run` runs).
     Ci,
-    /// Regenerate the figures and build the book into book/build/.
+    /// Regenerate the figures and build the book into book/build/html/.
     Book,
     /// Regenerate the seeded figures into book/src/figures/.
     Figures {
@@ -429,12 +435,7 @@ fn fuzz(root: &Path, target: Option<&str>, seconds: u64, seed: u32) -> Result<()
         );
     }
     let cargo_fuzz = ensure_tool(root, "cargo-fuzz", CARGO_FUZZ_VERSION, "cargo-fuzz")?;
-    let bin = cargo_fuzz.parent().context("tool path has a parent")?;
-    let mut dirs = vec![bin.to_path_buf()];
-    dirs.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    let path = std::env::join_paths(dirs).context("PATH with .tools/bin")?;
+    let path = path_with_tool(&cargo_fuzz)?;
     for target in targets {
         let time = format!("-max_total_time={seconds}");
         let seed = format!("-seed={seed}");
@@ -477,18 +478,52 @@ fn ensure_tool(root: &Path, krate: &str, version: &str, binary: &str) -> Result<
     Ok(path)
 }
 
-/// Builds the book with the pinned mdBook; returns the path of `index.html`.
+/// `PATH` with the directory of `tool` (an installed binary) in front.
+fn path_with_tool(tool: &Path) -> Result<std::ffi::OsString> {
+    let bin = tool.parent().context("tool path has a parent")?;
+    let mut dirs = vec![bin.to_path_buf()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).context("PATH with .tools/bin")
+}
+
+/// Builds the book with the pinned mdBook and checks it; returns the path of
+/// `index.html`. Fails, listing `file:line` for each, on an include of a
+/// missing file or anchor (before building), on a link to a missing file
+/// (mdbook-linkcheck2, while building) and on a link to a missing `#anchor`
+/// (after building).
 fn build_book(root: &Path) -> Result<PathBuf> {
-    let mdbook = ensure_mdbook(root)?;
     let book = root.join("book");
-    run(
-        mdbook.to_str().context("tools path is not UTF-8")?,
-        &["build", book.to_str().context("book path is not UTF-8")?],
+    let src = book.join("src");
+    book_checks::check_includes(root, &src)?;
+    let mdbook = ensure_mdbook(root)?;
+    let linkcheck = ensure_tool(
+        root,
+        "mdbook-linkcheck2",
+        MDBOOK_LINKCHECK2_VERSION,
+        "mdbook-linkcheck2",
     )?;
-    let index = book.join("build").join("index.html");
+    // mdBook runs the `[output.linkcheck2]` renderer as `mdbook-linkcheck2`
+    // from the PATH.
+    let path = path_with_tool(&linkcheck)?;
+    let book_dir = book.to_str().context("book path is not UTF-8")?;
+    eprintln!("$ {} build {book_dir}", mdbook.display());
+    let status = Command::new(&mdbook)
+        .args(["build", book_dir])
+        .env("PATH", path)
+        .status()
+        .with_context(|| format!("could not start {}", mdbook.display()))?;
+    if !status.success() {
+        bail!("`mdbook build {book_dir}` failed ({status}): see the broken links above");
+    }
+    // With two renderers, each writes into its own directory under build/.
+    let html = book.join("build").join("html");
+    let index = html.join("index.html");
     if !index.is_file() {
         bail!("mdbook succeeded but {} is missing", index.display());
     }
+    book_checks::check_fragments(root, &html, &src)?;
     Ok(index)
 }
 

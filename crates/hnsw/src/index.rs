@@ -72,8 +72,12 @@ pub const PARALLEL_BATCH: usize = 256;
 #[derive(Debug, Default)]
 struct Plan {
     entry: Option<u32>,
-    layers: Vec<(usize, Vec<u32>, Vec<Scored>)>,
+    layers: Vec<PlannedLayer>,
 }
+
+/// One layer of a [`Plan`]: the layer, the neighbours chosen there, and the
+/// candidates the search found (nearest first).
+type PlannedLayer = (usize, Vec<u32>, Vec<Scored>);
 
 /// The parent of the spanning tree's root.
 pub(crate) const NO_PARENT: u32 = u32::MAX;
@@ -501,14 +505,19 @@ impl Hnsw {
         Ok(())
     }
 
-    /// Inserts a checked vector: the paper's Algorithm 1.
+    /// Inserts a checked vector: the paper's Algorithm 1. Step 1 draws the
+    /// level and stores the node, unlinked; `plan` does step 2 and the
+    /// searches and selections of step 3; `apply` makes step 3's links and
+    /// does step 4.
     pub(crate) fn insert_prepared(&mut self, id: u64, query: &[f32]) {
         let level = self.random_level();
         let node = self.push_node(id, query, level);
         let plan = self.plan(node);
         self.apply(node, plan);
     }
+    // ANCHOR_END: insert
 
+    // ANCHOR: plan
     /// Where `node` (pushed, not yet linked) should link: for each of its
     /// layers that the graph already has, top down, the candidates a search
     /// found and the neighbours the selection rule chose. Reads the graph
@@ -520,18 +529,45 @@ impl Hnsw {
         let query = self.vector_of(node);
         let level = self.levels[node as usize] as usize;
         let top = self.levels[entry as usize] as usize;
+        let nearest = self.descend(query, entry, top, level);
+        let layers = self.choose_neighbors(query, node, nearest, level.min(top));
+        Plan {
+            entry: Some(entry),
+            layers,
+        }
+    }
+    // ANCHOR_END: plan
+
+    // ANCHOR: descend
+    /// Step 2: from `entry` (on layer `top`), the greedy walk down through
+    /// the layers above `level` to the node nearest `query` it can find.
+    fn descend(&self, query: &[f32], entry: u32, top: usize, level: usize) -> Scored {
         let mut nearest = Scored {
             distance: self.distance_to(query, entry),
             node: entry,
         };
-        // Descend greedily through the layers above the new node's level.
         for layer in (level + 1..=top).rev() {
             nearest = self.greedy(query, nearest, layer, &mut Unwatched);
         }
-        // On each of its layers, find ef_construction candidates and choose.
-        let mut layers = Vec::new();
+        nearest
+    }
+    // ANCHOR_END: descend
+
+    // ANCHOR: choose_neighbors
+    /// Step 3 without the links: on each layer from `highest` down to 0,
+    /// the `ef_construction` candidates nearest `query` (for `node`), found
+    /// from the layer above's candidates, and the neighbours selected among
+    /// them, as `(layer, chosen, candidates)`.
+    fn choose_neighbors(
+        &self,
+        query: &[f32],
+        node: u32,
+        nearest: Scored,
+        highest: usize,
+    ) -> Vec<PlannedLayer> {
+        let mut layers = Vec::with_capacity(highest + 1);
         let mut entry_points = vec![nearest];
-        for layer in (0..=level.min(top)).rev() {
+        for layer in (0..=highest).rev() {
             let found = self.search_layer(
                 query,
                 &entry_points,
@@ -548,12 +584,11 @@ impl Hnsw {
             ));
             entry_points = found;
         }
-        Plan {
-            entry: Some(entry),
-            layers,
-        }
+        layers
     }
+    // ANCHOR_END: choose_neighbors
 
+    // ANCHOR: apply
     /// Links `node` as `plan` says (the paper's Algorithm 1, after the
     /// searches): its own links, a parent in the spanning tree, the links
     /// back (pruning full lists), and the entry point if it is the highest.
@@ -576,7 +611,7 @@ impl Hnsw {
             self.become_entry(node, entry);
         }
     }
-    // ANCHOR_END: insert
+    // ANCHOR_END: apply
 
     // ANCHOR: parallel
     /// Inserts every `(id, vector)` of `items`, searching for the new

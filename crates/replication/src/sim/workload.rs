@@ -828,6 +828,7 @@ fn apply_fault<N: Node>(sim: &mut Sim<N>, fault: &Fault) {
     }
 }
 
+// ANCHOR: drive
 /// How often clients look at their replies and deadlines.
 const POLL_US: Time = 1_000;
 
@@ -860,6 +861,7 @@ fn drive<N: Node>(
         }
     }
 }
+// ANCHOR_END: drive
 
 // ANCHOR: run
 /// Runs `config` against protocol `N`, with `monitors` watching every step,
@@ -869,20 +871,43 @@ pub fn run<N: Node>(
     node_config: N::Config,
     monitors: Vec<Box<dyn Monitor<N>>>,
 ) -> RunReport {
-    let mut sim: Sim<N> = Sim::new(
-        SimConfig {
-            seed: config.seed,
-            nodes: config.nodes,
-            network: config.network.clone(),
-            trace: config.trace,
-            service_us: config.service_us,
-        },
-        node_config,
-    );
+    let mut sim: Sim<N> = Sim::new(config.sim_config(), node_config);
     for monitor in monitors {
         sim.add_monitor(monitor);
     }
-    let schedule = match &config.faults {
+    let schedule = fault_schedule(config);
+    let mut driver = Driver::new(config);
+
+    // Safety phase: clients and faults.
+    let mut faults: VecDeque<(Time, Fault)> = schedule.iter().cloned().collect();
+    drive(&mut sim, &mut driver, &mut faults, config.safety_us, true);
+    // Faults scheduled later than the safety phase never strike.
+    drop(faults);
+
+    liveness_phase(&mut sim, &mut driver, config);
+    let (final_values, served) = final_reads(&mut sim, &mut driver, &config.workload);
+    judge(config, sim, driver, schedule, final_values, served)
+}
+// ANCHOR_END: run
+
+impl RunConfig {
+    /// The simulator's settings for this run.
+    fn sim_config(&self) -> SimConfig {
+        SimConfig {
+            seed: self.seed,
+            nodes: self.nodes,
+            network: self.network.clone(),
+            trace: self.trace,
+            service_us: self.service_us,
+        }
+    }
+}
+
+// ANCHOR: fault_schedule
+/// The safety phase's faults, in time order: none, drawn from the seed, or
+/// the script.
+fn fault_schedule(config: &RunConfig) -> Vec<(Time, Fault)> {
+    match &config.faults {
         Faults::None => Vec::new(),
         Faults::Random {
             intensity,
@@ -899,57 +924,77 @@ pub fn run<N: Node>(
             items.sort_by_key(|&(t, _)| t);
             items
         }
-    };
-    let w = &config.workload;
-    let mut driver = Driver {
-        rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x636c_6965_6e74), // "client"
-        workload: w.clone(),
-        nodes: config.nodes,
-        clients: (0..w.clients)
-            .map(|i| Client {
-                process: i as u64,
-                seq: 0,
-                state: ClientState::Thinking { until: 0 },
-                leader: None,
-                last_seen: BTreeMap::new(),
-            })
-            .collect(),
-        next_process: w.clients as u64,
-        next_value: 0,
-        key_offset: 0,
-        history: Vec::new(),
-        outcomes: [0; 3],
-    };
+    }
+}
+// ANCHOR_END: fault_schedule
 
-    // Safety phase: clients and faults.
-    let mut faults: VecDeque<(Time, Fault)> = schedule.iter().cloned().collect();
-    drive(&mut sim, &mut driver, &mut faults, config.safety_us, true);
+impl Driver {
+    /// The run's clients, all thinking, with a random stream of their own
+    /// derived from the seed (invariant 3).
+    fn new(config: &RunConfig) -> Driver {
+        let w = &config.workload;
+        Driver {
+            rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x636c_6965_6e74), // "client"
+            workload: w.clone(),
+            nodes: config.nodes,
+            clients: (0..w.clients)
+                .map(|i| Client {
+                    process: i as u64,
+                    seq: 0,
+                    state: ClientState::Thinking { until: 0 },
+                    leader: None,
+                    last_seen: BTreeMap::new(),
+                })
+                .collect(),
+            next_process: w.clients as u64,
+            next_value: 0,
+            key_offset: 0,
+            history: Vec::new(),
+            outcomes: [0; 3],
+        }
+    }
+}
 
-    // Liveness phase: heal everything, keep the clients going.
+// ANCHOR: liveness_phase
+/// The liveness phase: heals everything, moves the clients to fresh keys
+/// and keeps them going, then lets outstanding operations finish (or time
+/// out).
+fn liveness_phase<N: Node>(sim: &mut Sim<N>, driver: &mut Driver, config: &RunConfig) {
     sim.heal();
     sim.set_network(NetworkConfig::reliable());
     for n in 0..config.nodes {
         sim.restart(n);
     }
-    faults.clear();
+    let mut no_faults = VecDeque::new();
+    let w = &config.workload;
     driver.key_offset = w.keys;
     let liveness_end = config.safety_us + config.liveness_us;
-    drive(&mut sim, &mut driver, &mut faults, liveness_end, true);
-    // Let outstanding operations finish (or time out).
+    drive(sim, driver, &mut no_faults, liveness_end, true);
     let drain_end = sim.now() + w.operation_timeout_us + w.request_timeout_us;
-    drive(&mut sim, &mut driver, &mut faults, drain_end, false);
+    drive(sim, driver, &mut no_faults, drain_end, false);
+}
+// ANCHOR_END: liveness_phase
 
-    // Final reads: one client, one key at a time, until each succeeds.
+// ANCHOR: final_reads
+/// Final reads of both phases' keys: one client, one key at a time, each
+/// tried until it succeeds (at most [`FINAL_READ_ATTEMPTS`] times). Returns
+/// each key's value and whether every read succeeded.
+fn final_reads<N: Node>(
+    sim: &mut Sim<N>,
+    driver: &mut Driver,
+    w: &Workload,
+) -> (BTreeMap<String, Option<Value>>, bool) {
+    let mut no_faults = VecDeque::new();
     let mut final_values = BTreeMap::new();
     let mut served = true;
     for key in 0..2 * w.keys {
         let mut value = None;
         let mut ok = false;
-        for _attempt in 0..5 {
+        for _attempt in 0..FINAL_READ_ATTEMPTS {
             let client = 0;
-            driver.start_op(&mut sim, client, Command::Read { key });
+            driver.start_op(sim, client, Command::Read { key });
             let end = sim.now() + w.operation_timeout_us + w.request_timeout_us;
-            drive(&mut sim, &mut driver, &mut faults, end, false);
+            drive(sim, driver, &mut no_faults, end, false);
             if let Some((_, e)) = driver.history.last()
                 && e.kind == Kind::Ok
                 && let Op::Read(v) = e.op
@@ -962,11 +1007,29 @@ pub fn run<N: Node>(
         served &= ok;
         final_values.insert(key_name(key), value);
     }
+    (final_values, served)
+}
+// ANCHOR_END: final_reads
 
+/// Attempts of each final read before the run counts as not served.
+const FINAL_READ_ATTEMPTS: usize = 5;
+/// How long the cluster idles before the replicas are compared.
+const SETTLE_US: Time = 2_000_000;
+
+// ANCHOR: judge
+/// Lets the cluster idle, compares the replicas, checks the history, and
+/// gathers the verdicts into the report.
+fn judge<N: Node>(
+    config: &RunConfig,
+    mut sim: Sim<N>,
+    driver: Driver,
+    schedule: Vec<(Time, Fault)>,
+    final_values: BTreeMap<String, Option<Value>>,
+    served: bool,
+) -> RunReport {
     // Convergence: after an idle while, replicas of each key agree.
-    let settle = sim.now() + 2_000_000;
-    sim.run_until(settle);
-    let converged = convergence(&sim, 2 * w.keys);
+    sim.run_until(sim.now() + SETTLE_US);
+    let converged = convergence(&sim, 2 * config.workload.keys);
 
     let history = driver.history;
     debug_assert!(history.windows(2).all(|w| w[0].0 <= w[1].0));
@@ -988,7 +1051,7 @@ pub fn run<N: Node>(
         replay: config.replay_command(N::NAME),
     }
 }
-// ANCHOR_END: run
+// ANCHOR_END: judge
 
 /// Compares, key by key, the replicas that hold it (see [`Node::holds`]).
 fn convergence<N: Node>(sim: &Sim<N>, keys: u32) -> Result<(), Divergence> {
