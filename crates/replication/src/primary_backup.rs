@@ -127,6 +127,9 @@ pub struct PrimaryBackupNode {
     last_heard: Time,
     next_heartbeat: Time,
     outputs: VecDeque<Output<PbMessage>>,
+    /// Set when storage failed: the node stops, and answers nothing it
+    /// could not make durable (fail-stop, as after a failed fsync).
+    failed: Option<String>,
 }
 
 const REC_EPOCH: u8 = 0;
@@ -217,7 +220,16 @@ impl PrimaryBackupNode {
     }
 
     fn send(&mut self, to: NodeId, msg: PbMessage) {
-        self.outputs.push_back(Output::Send { to, msg });
+        if self.failed.is_none() {
+            self.outputs.push_back(Output::Send { to, msg });
+        }
+    }
+
+    /// Storage failed: stop, and send nothing that might promise
+    /// durability — including what this input already queued.
+    fn stop(&mut self, e: &io::Error) {
+        self.failed = Some(format!("node {}: storage failed: {e}", self.id));
+        self.outputs.clear();
     }
 
     // ANCHOR: apply
@@ -231,10 +243,10 @@ impl PrimaryBackupNode {
             .u64(key.into())
             .i64(value)
             .finish();
-        // A failed write to the simulated disk cannot happen; were it real,
-        // the node would have to stop rather than acknowledge.
-        self.persist(&record)
-            .expect("simulated disk writes do not fail");
+        // A failed write stops the node rather than let it acknowledge.
+        if let Err(e) = self.persist(&record) {
+            self.stop(&e);
+        }
         if self.is_primary() {
             self.recent.push((key, value));
         }
@@ -286,8 +298,9 @@ impl PrimaryBackupNode {
                 .u64(epoch)
                 .u64(primary as u64)
                 .finish();
-            self.persist(&record)
-                .expect("simulated disk writes do not fail");
+            if let Err(e) = self.persist(&record) {
+                self.stop(&e);
+            }
         }
         self.last_heard = now;
     }
@@ -341,6 +354,7 @@ impl Node for PrimaryBackupNode {
             last_heard: now,
             next_heartbeat: now,
             outputs: VecDeque::new(),
+            failed: None,
         };
         for record in &records {
             node.replay(record)?;
@@ -354,6 +368,9 @@ impl Node for PrimaryBackupNode {
     }
 
     fn handle_message(&mut self, now: Time, from: NodeId, msg: PbMessage) {
+        if self.failed.is_some() {
+            return;
+        }
         match msg {
             PbMessage::Ship {
                 epoch,
@@ -398,9 +415,9 @@ impl Node for PrimaryBackupNode {
                 self.map = map.into_iter().collect();
                 self.recent.clear();
                 let state = self.state_record();
-                self.log
-                    .rewrite([state.as_slice()])
-                    .expect("simulated disk writes do not fail");
+                if let Err(e) = self.log.rewrite([state.as_slice()]) {
+                    self.stop(&e);
+                }
                 self.records = 1;
                 self.send(from, PbMessage::Ack { epoch, seq });
             }
@@ -420,6 +437,9 @@ impl Node for PrimaryBackupNode {
     }
 
     fn handle_client(&mut self, _now: Time, request: Request) {
+        if self.failed.is_some() {
+            return;
+        }
         let reply = match request.command {
             Command::Read { key } if self.is_primary() || self.config.read_from_backups => {
                 Reply::Read(self.map.get(&key).copied())
@@ -442,13 +462,18 @@ impl Node for PrimaryBackupNode {
                 }
             }
         };
-        self.outputs.push_back(Output::Reply {
-            request: request.id,
-            reply,
-        });
+        if self.failed.is_none() {
+            self.outputs.push_back(Output::Reply {
+                request: request.id,
+                reply,
+            });
+        }
     }
 
     fn handle_timeout(&mut self, now: Time) {
+        if self.failed.is_some() {
+            return;
+        }
         if self.is_primary() {
             if now >= self.next_heartbeat {
                 self.ship(now);
@@ -463,6 +488,9 @@ impl Node for PrimaryBackupNode {
     }
 
     fn poll_timeout(&self) -> Option<Time> {
+        if self.failed.is_some() {
+            return None;
+        }
         Some(if self.is_primary() {
             self.next_heartbeat
         } else {
@@ -480,6 +508,10 @@ impl Node for PrimaryBackupNode {
         } else {
             format!("backup e{}", self.epoch)
         }
+    }
+
+    fn stopped(&self) -> Option<&str> {
+        self.failed.as_deref()
     }
 }
 

@@ -230,5 +230,13 @@ pub trait Node: Sized {
         let _ = key;
         true
     }
+
+    /// Why the node has stopped itself, if it has: its storage failed (an
+    /// fsync error), so it can no longer promise durability and sends
+    /// nothing more. A real process would exit; the simulator crashes it
+    /// (with disk faults on), and a restart recovers from what is on disk.
+    fn stopped(&self) -> Option<&str> {
+        None
+    }
 }
 // ANCHOR_END: node

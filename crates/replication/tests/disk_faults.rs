@@ -120,3 +120,68 @@ fn a_torn_tail_is_still_cut_and_the_node_starts() {
     let node = restart(disk_with(&files, &torn)).expect("a torn tail is cut");
     assert_eq!(node.last_log_index(), last);
 }
+
+/// Raft under disk faults in the simulator: fsyncs fail (the node stops,
+/// and the simulator crashes it as its process would exit), and every
+/// crash flips a bit in the unsynced bytes that survive it (so a node
+/// whose failed sync left a torn record behind finds a corrupt log and
+/// refuses to restart, and stays down). Random crashes and partitions on
+/// top. The history must stay linearizable and the monitor silent, and
+/// nothing acknowledged may be lost in a run that can still serve its
+/// final reads; the faults must really have struck.
+#[test]
+fn raft_stays_safe_when_fsyncs_fail_and_unsynced_bits_flip() {
+    use replication::linearizability::Verdict;
+    use replication::sim::DiskFaults;
+    use replication::sim::workload::{RunConfig, Workload, run};
+
+    let seeds = std::env::var("STRATA_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12u64);
+    let mut total = replication::sim::DiskFaultCounts::default();
+    let mut served = 0;
+    for seed in 0..seeds {
+        let config = RunConfig {
+            disk_faults: DiskFaults {
+                sync_failure: 0.002,
+                flip_unsynced: 1.0,
+            },
+            workload: Workload {
+                retry_on_timeout: true,
+                ..Workload::default()
+            },
+            ..RunConfig::new(seed)
+        };
+        let report = run::<RaftNode>(
+            &config,
+            RaftConfig::default(),
+            vec![Box::new(RaftMonitor::new())],
+        );
+        let replay = &report.replay;
+        assert_eq!(report.violation, None, "{replay}");
+        assert_eq!(report.linearizable, Verdict::Linearizable, "{replay}");
+        // A run where too many nodes refused their corrupt logs cannot
+        // serve the final reads, and then says nothing about durability.
+        if report.served_after_heal {
+            served += 1;
+            let lost = replication::checkers::lost_writes(&report.history, &report.final_values);
+            assert!(lost.is_empty(), "{replay}: lost {lost:?}");
+        }
+        let d = report.disk;
+        total.failed_syncs += d.failed_syncs;
+        total.stopped_nodes += d.stopped_nodes;
+        total.flipped_bits += d.flipped_bits;
+        total.refused_starts += d.refused_starts;
+    }
+    println!("{seeds} seeds, {served} served after healing: {total:?}");
+    assert!(
+        served * 2 > seeds,
+        "most runs must still serve: {served} of {seeds}"
+    );
+    assert!(total.stopped_nodes > 0, "no fsync failed: {total:?}");
+    assert!(
+        total.refused_starts > 0,
+        "no node found a corrupt log: {total:?}"
+    );
+}

@@ -36,8 +36,8 @@ use replication::linearizability::{Budget, Verdict, check};
 use replication::primary_backup::{PrimaryBackupConfig, PrimaryBackupNode};
 use replication::quorum::{QuorumConfig, QuorumMonitor, QuorumNode};
 use replication::raft::{RaftConfig, RaftMonitor, RaftNode};
-use replication::sim::NetworkConfig;
 use replication::sim::workload::{Faults, RunConfig, RunReport, Workload, run};
+use replication::sim::{DiskFaults, NetworkConfig};
 
 #[derive(Parser)]
 #[command(
@@ -167,6 +167,11 @@ struct Setup {
     /// Let backups serve reads (async only): stale reads.
     #[arg(long)]
     read_from_backups: bool,
+    /// Disk faults: each fsync fails, and each file's unsynced bytes that
+    /// survive a crash get a flipped bit, with this probability (0: a
+    /// perfect disk).
+    #[arg(long, default_value_t = 0.0)]
+    disk_faults: f64,
 }
 
 impl Setup {
@@ -192,6 +197,7 @@ impl Setup {
             liveness_us: self.liveness_ms * 1_000,
             trace,
             service_us: 0,
+            disk_faults: DiskFaults::uniform(self.disk_faults),
         }
     }
 
@@ -270,6 +276,14 @@ fn summarize(report: &RunReport, out: &mut String) -> bool {
             format!("{} acknowledged writes LOST: {:?}", lost.len(), lost)
         }
     );
+    let d = report.disk;
+    if d != Default::default() {
+        let _ = writeln!(
+            out,
+            "disk faults: {} failed syncs, {} nodes stopped, {} bits flipped, {} restarts refused (corrupt log), {} cut short by a failed sync",
+            d.failed_syncs, d.stopped_nodes, d.flipped_bits, d.refused_starts, d.failed_starts
+        );
+    }
     let _ = writeln!(
         out,
         "liveness: {}",

@@ -1348,6 +1348,10 @@ impl Node for RaftNode {
         self.state.kv.clone()
     }
 
+    fn stopped(&self) -> Option<&str> {
+        self.failure()
+    }
+
     fn role(&self) -> String {
         let role = match self.role {
             Role::Follower => "follower",

@@ -45,6 +45,27 @@
 //!
 //! Messages that are dropped (lost, blocked, or addressed to a crashed
 //! node) leave no line, but do enter the trace hash, as every event does.
+//!
+// ANCHOR: disk_faults
+//! # Disk faults
+//!
+//! With [`SimConfig::disk_faults`] the disks misbehave too, still from the
+//! run's stream:
+//!
+//! * **failed fsyncs**: each `sync` or `sync_dir` of a node's storage fails
+//!   with probability `sync_failure` (the data stays unsynced). A protocol
+//!   must then stop rather than acknowledge ([`Node::stopped`]); the
+//!   simulator crashes a stopped node, as a process that exits would be, and
+//!   restarts it when the schedule restarts crashed nodes.
+//! * **flipped bits in unsynced data**: at a crash, each file that keeps
+//!   some of its unsynced bytes has one of them flipped with probability
+//!   `flip_unsynced` (garbage in a torn write, rather than missing bytes).
+//!   A node that then refuses to start on its log (`InvalidData`) is not a
+//!   violation: it stays down, and the run counts it
+//!   ([`DiskFaultCounts::refused_starts`]); so does a start cut short by a
+//!   failed sync. Without disk faults a failed start is a violation, since
+//!   nothing should have damaged the disk.
+// ANCHOR_END: disk_faults
 
 pub mod workload;
 
@@ -52,7 +73,10 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::hash::{Hash, Hasher};
 
-use kv::{Crash, SimDisk};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex};
+
+use kv::{Call, Crash, FaultyStorage, SimDisk, Storage, Then};
 use rand::rngs::ChaCha8Rng;
 use rand::{Rng, RngExt, SeedableRng};
 
@@ -119,6 +143,8 @@ pub struct SimConfig {
     /// timeout); inputs queue behind it. 0 (the default) models infinitely
     /// fast nodes; throughput experiments set it to model a node's capacity.
     pub service_us: Time,
+    /// Disk faults (default: none).
+    pub disk_faults: DiskFaults,
 }
 
 impl SimConfig {
@@ -130,8 +156,52 @@ impl SimConfig {
             network: NetworkConfig::reliable(),
             trace: false,
             service_us: 0,
+            disk_faults: DiskFaults::default(),
         }
     }
+}
+
+/// How often the simulated disks misbehave (see the [module
+/// documentation](self#disk-faults)). The default is a perfect disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DiskFaults {
+    /// Probability that one `sync` or `sync_dir` call fails.
+    pub sync_failure: f64,
+    /// Probability, per file that keeps unsynced bytes through a crash,
+    /// that one bit of them is flipped.
+    pub flip_unsynced: f64,
+}
+
+impl DiskFaults {
+    /// Both kinds of fault at probability `p`.
+    pub fn uniform(p: f64) -> Self {
+        DiskFaults {
+            sync_failure: p,
+            flip_unsynced: p,
+        }
+    }
+
+    /// Whether any fault is switched on.
+    pub fn any(&self) -> bool {
+        self.sync_failure > 0.0 || self.flip_unsynced > 0.0
+    }
+}
+
+/// What the disk faults of a run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskFaultCounts {
+    /// `sync` and `sync_dir` calls that failed.
+    pub failed_syncs: u64,
+    /// Bits flipped in unsynced bytes that survived a crash.
+    pub flipped_bits: u64,
+    /// Nodes that stopped themselves after a storage error (and were
+    /// crashed by the simulator).
+    pub stopped_nodes: u64,
+    /// Restarts a node refused because its disk was corrupt.
+    pub refused_starts: u64,
+    /// Restarts that failed on an injected I/O error (a failed sync while
+    /// recovering); the node stays down until the next restart.
+    pub failed_starts: u64,
 }
 
 /// Checks a rule after every step of a node (Raft's safety properties, for
@@ -247,6 +317,11 @@ pub struct Sim<N: Node> {
     hash: Fnv,
     trace: Vec<String>,
     delivered: u64,
+    /// Failed syncs, counted by the faulty storages' hooks.
+    failed_syncs: Arc<AtomicU64>,
+    /// Whether the hooks still fail syncs (off once disk faults heal).
+    sync_faults_on: Arc<std::sync::atomic::AtomicBool>,
+    disk_counts: DiskFaultCounts,
 }
 
 impl<N: Node> std::fmt::Debug for Sim<N> {
@@ -290,6 +365,9 @@ impl<N: Node> Sim<N> {
             hash: Fnv::default(),
             trace: Vec::new(),
             delivered: 0,
+            failed_syncs: Arc::new(AtomicU64::new(0)),
+            sync_faults_on: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            disk_counts: DiskFaultCounts::default(),
         };
         for id in 0..sim.config.nodes {
             sim.boot(id);
@@ -422,7 +500,7 @@ impl<N: Node> Sim<N> {
             nodes: self.config.nodes,
             entropy: self.rng.next_u64(),
         };
-        let storage = Box::new(slot.disk.clone());
+        let storage = self.storage(id);
         match N::start(ctx, &self.node_config, storage, self.now) {
             Ok(node) => {
                 self.slots[id].node = Some(node);
@@ -430,9 +508,65 @@ impl<N: Node> Sim<N> {
                 self.note(format_args!("start n{id} (incarnation {incarnation})"));
                 self.after_input(id);
             }
+            Err(e) if self.config.disk_faults.any() => {
+                // Refusing a corrupt log is the right answer, and a failed
+                // sync while recovering may stop a start: stay down.
+                if e.kind() == std::io::ErrorKind::InvalidData {
+                    self.disk_counts.refused_starts += 1;
+                    self.note(format_args!("n{id} refuses to start: {e}"));
+                } else {
+                    self.disk_counts.failed_starts += 1;
+                    self.note(format_args!("n{id} cannot start: {e}"));
+                }
+            }
             Err(e) => {
                 self.violation = Some(format!("node {id} failed to recover from its disk: {e}"));
             }
+        }
+    }
+
+    /// Node `id`'s storage: its disk, behind a hook that fails syncs when
+    /// disk faults are on (each incarnation with its own seeded stream).
+    fn storage(&mut self, id: NodeId) -> Box<dyn Storage> {
+        let disk = self.slots[id].disk.clone();
+        let p = self.config.disk_faults.sync_failure;
+        if p <= 0.0 {
+            return Box::new(disk);
+        }
+        let rng = Mutex::new(ChaCha8Rng::seed_from_u64(self.rng.next_u64()));
+        let failed = Arc::clone(&self.failed_syncs);
+        let on = Arc::clone(&self.sync_faults_on);
+        Box::new(FaultyStorage::new(disk, move |call| {
+            if matches!(call, Call::Sync | Call::SyncDir)
+                && on.load(AtomicOrdering::Relaxed)
+                && rng
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .random_bool(p)
+            {
+                failed.fetch_add(1, AtomicOrdering::Relaxed);
+                return Err(std::io::Error::other("injected fsync failure"));
+            }
+            Ok(Then::Forward)
+        }))
+    }
+
+    /// Heals the disks: from now on no sync fails and no crash flips a
+    /// bit (what was damaged stays damaged). Nodes that restart afterwards
+    /// still start on plain disks.
+    pub fn heal_disks(&mut self) {
+        if self.config.disk_faults.any() {
+            self.sync_faults_on.store(false, AtomicOrdering::Relaxed);
+            self.config.disk_faults.flip_unsynced = 0.0;
+            self.note(format_args!("heal disks"));
+        }
+    }
+
+    /// What the disk faults have done so far.
+    pub fn disk_fault_counts(&self) -> DiskFaultCounts {
+        DiskFaultCounts {
+            failed_syncs: self.failed_syncs.load(AtomicOrdering::Relaxed),
+            ..self.disk_counts
         }
     }
 
@@ -445,14 +579,52 @@ impl<N: Node> Sim<N> {
             return;
         }
         let seed = self.rng.next_u64();
+        let flip = self.config.disk_faults.flip_unsynced;
+        let synced = if flip > 0.0 {
+            self.durable_lengths(id)
+        } else {
+            BTreeMap::new()
+        };
         let slot = &mut self.slots[id];
         slot.disk.crash(Crash::Torn { seed });
         slot.timer = None;
         slot.generation += 1;
         slot.paused_until = 0;
         self.note(format_args!("crash n{id}"));
+        if flip > 0.0 {
+            self.flip_unsynced(id, &synced, flip);
+        }
     }
     // ANCHOR_END: crash
+
+    /// Each file's durable length on node `id`'s disk.
+    fn durable_lengths(&self, id: NodeId) -> BTreeMap<String, u64> {
+        let disk = &self.slots[id].disk;
+        let names = disk.list().unwrap_or_default();
+        names
+            .into_iter()
+            .filter_map(|n| Some((n.clone(), disk.durable_contents(&n).ok()?.len() as u64)))
+            .collect()
+    }
+
+    /// After a crash of node `id`: flips one bit, with probability `p`, in
+    /// each file's unsynced bytes that survived (beyond `synced`).
+    fn flip_unsynced(&mut self, id: NodeId, synced: &BTreeMap<String, u64>, p: f64) {
+        let disk = self.slots[id].disk.clone();
+        for name in disk.list().unwrap_or_default() {
+            let from = synced.get(&name).copied().unwrap_or(0);
+            let len = disk.len(&name).unwrap_or(0);
+            if len <= from || !self.rng.random_bool(p) {
+                continue;
+            }
+            let offset = from + self.rng.random_range(0..len - from);
+            let bit = self.rng.random_range(0..8u8);
+            if disk.flip_bit(&name, offset, bit).is_ok() {
+                self.disk_counts.flipped_bits += 1;
+                self.note(format_args!("flip n{id} {name} byte {offset} bit {bit}"));
+            }
+        }
+    }
 
     /// Restarts a crashed node from its disk. No-op if it is up.
     pub fn restart(&mut self, id: NodeId) {
@@ -715,6 +887,16 @@ impl<N: Node> Sim<N> {
                     },
                 );
             }
+        }
+        if self.config.disk_faults.any()
+            && let Some(why) = self.slots[id].node.as_ref().and_then(N::stopped)
+        {
+            // A node that cannot sync stops; its process would exit.
+            let why = why.to_owned();
+            self.disk_counts.stopped_nodes += 1;
+            self.note(format_args!("n{id} stops: {why}"));
+            self.crash(id);
+            return;
         }
         if self.monitors.is_empty() {
             return;

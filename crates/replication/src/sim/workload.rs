@@ -30,7 +30,7 @@ use std::fmt;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
-use super::{Monitor, NetworkConfig, Sim, SimConfig};
+use super::{DiskFaultCounts, DiskFaults, Monitor, NetworkConfig, Sim, SimConfig};
 use crate::checkers::{self, Divergence};
 use crate::history::{Event, Kind, Op};
 use crate::linearizability::{self, Budget, Verdict};
@@ -334,6 +334,8 @@ pub struct RunConfig {
     pub trace: bool,
     /// Each node's time per input (see [`SimConfig::service_us`]).
     pub service_us: Time,
+    /// Disk faults during the whole run (see [`SimConfig::disk_faults`]).
+    pub disk_faults: DiskFaults,
 }
 
 impl RunConfig {
@@ -352,6 +354,7 @@ impl RunConfig {
             liveness_us: 2_000_000,
             trace: false,
             service_us: 0,
+            disk_faults: DiskFaults::default(),
         }
     }
 
@@ -399,6 +402,10 @@ impl RunConfig {
             retry_on_timeout: expected_retry,
             ..defaults
         } != *w;
+        let d = self.disk_faults;
+        if d.any() && d.sync_failure == d.flip_unsynced {
+            cmd.push_str(&format!(" --disk-faults {}", d.sync_failure));
+        }
         if custom_network || custom_workload || self.service_us != 0 {
             cmd.push_str(&format!(
                 "  # and network {:?}, workload {:?}, service_us {}",
@@ -436,6 +443,8 @@ pub struct RunReport {
     pub messages_delivered: u64,
     /// Operations that completed `ok`, `fail`, `info`.
     pub outcomes: [usize; 3],
+    /// What the disk faults did (all zero without them).
+    pub disk: DiskFaultCounts,
     /// The one command that replays the run.
     pub replay: String,
 }
@@ -899,6 +908,7 @@ impl RunConfig {
             network: self.network.clone(),
             trace: self.trace,
             service_us: self.service_us,
+            disk_faults: self.disk_faults,
         }
     }
 }
@@ -961,6 +971,7 @@ impl Driver {
 /// out).
 fn liveness_phase<N: Node>(sim: &mut Sim<N>, driver: &mut Driver, config: &RunConfig) {
     sim.heal();
+    sim.heal_disks();
     sim.set_network(NetworkConfig::reliable());
     for n in 0..config.nodes {
         sim.restart(n);
@@ -991,6 +1002,9 @@ fn final_reads<N: Node>(
         let mut value = None;
         let mut ok = false;
         for _attempt in 0..FINAL_READ_ATTEMPTS {
+            if sim.violation().is_some() {
+                break; // The run stopped: nothing more happens.
+            }
             let client = 0;
             driver.start_op(sim, client, Command::Read { key });
             let end = sim.now() + w.operation_timeout_us + w.request_timeout_us;
@@ -1048,6 +1062,7 @@ fn judge<N: Node>(
         trace: sim.trace().to_vec(),
         messages_delivered: sim.messages_delivered(),
         outcomes: driver.outcomes,
+        disk: sim.disk_fault_counts(),
         replay: config.replay_command(N::NAME),
     }
 }
