@@ -8,19 +8,20 @@ use kv::{Crash, Durability, Options, SimDisk, Storage, Store, WriteBatch};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
-use crate::Figure;
+use crate::QuotingFigure;
+use crate::numbers::{Numbers, count};
 use crate::plot::{Axis, PALETTE, Series, bar_chart_with, line_chart};
 
 const SEED: u64 = 0x4B56_F16E;
 
-/// The figures of this module.
-pub(crate) fn all() -> Vec<Figure> {
+/// The figures of this module, whose captions quote their numbers.
+pub(crate) fn quoting() -> Vec<QuotingFigure> {
     vec![
-        Figure {
+        QuotingFigure {
             name: "kv-space-amplification.svg",
             render: space_amplification,
         },
-        Figure {
+        QuotingFigure {
             name: "kv-crash-outcomes.svg",
             render: crash_outcomes,
         },
@@ -87,12 +88,26 @@ fn overwrite_run(compact: bool) -> Result<Vec<(f64, f64)>> {
 }
 // ANCHOR_END: space_amplification
 
-fn space_amplification() -> Result<String> {
+fn space_amplification() -> Result<(String, Numbers)> {
     let without = overwrite_run(false)?;
     let with = overwrite_run(true)?;
     let top = without.iter().map(|p| p.1).fold(0.0, f64::max);
     ensure!(top > 2.0, "without compaction the log must grow: {top}");
-    line_chart(
+    let mut numbers = Numbers::default();
+    let end = without.last().map_or(0.0, |p| p.1);
+    numbers.quote("without_compaction_end", format!("{end:.0}"));
+    // The band compaction keeps the ratio in once it has first compacted
+    // (before, the ratio climbs from 1 like the other curve).
+    let first = with
+        .windows(2)
+        .position(|w| w[1].1 < w[0].1)
+        .context("compaction never ran")?;
+    let band = &with[first + 1..];
+    let low = band.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let high = with.iter().map(|p| p.1).fold(0.0, f64::max);
+    numbers.quote("with_compaction_low", format!("{low:.1}"));
+    numbers.quote("with_compaction_high", format!("{high:.1}"));
+    let svg = line_chart(
         "Space amplification under random overwrites (2,000 keys, 100-byte values)",
         Axis {
             label: "thousands of overwrites after loading every key once",
@@ -122,7 +137,8 @@ fn space_amplification() -> Result<String> {
             "SimDisk, 64 KiB segments, uniform random keys, seed {SEED:#x}; \
              visualizations/src/kv_figures.rs"
         ),
-    )
+    )?;
+    Ok((svg, numbers))
 }
 
 /// What a reopened store held after a simulated power loss.
@@ -208,18 +224,37 @@ fn crash_run(durability: Durability, seed: u64, torn: bool) -> Result<(Outcome, 
 }
 // ANCHOR_END: crash_run
 
-fn crash_outcomes() -> Result<String> {
+fn crash_outcomes() -> Result<(String, Numbers)> {
+    // (durability, torn, label, anchor prefix)
     let cases = [
-        (Durability::Always, false, "Always, lose unsynced"),
-        (Durability::Always, true, "Always, torn write"),
-        (Durability::Never, false, "Never, lose unsynced"),
-        (Durability::Never, true, "Never, torn write"),
+        (
+            Durability::Always,
+            false,
+            "Always, lose unsynced",
+            "always_unsynced",
+        ),
+        (
+            Durability::Always,
+            true,
+            "Always, torn write",
+            "always_torn",
+        ),
+        (
+            Durability::Never,
+            false,
+            "Never, lose unsynced",
+            "never_unsynced",
+        ),
+        (Durability::Never, true, "Never, torn write", "never_torn"),
     ];
+    let mut numbers = Numbers::default();
+    numbers.quote("runs", count(CRASH_RUNS));
+    numbers.quote("runs_total", count(CRASH_RUNS * cases.len() as u64));
     let mut all = Vec::new();
     let mut prefix = Vec::new();
     let mut wrong = Vec::new();
     let mut cut = Vec::new();
-    for (c, &(durability, torn, _)) in cases.iter().enumerate() {
+    for (c, &(durability, torn, _, anchor)) in cases.iter().enumerate() {
         let mut counts = [0u32; 4];
         for run in 0..CRASH_RUNS {
             let seed = SEED ^ (c as u64) << 32 ^ run;
@@ -231,13 +266,16 @@ fn crash_outcomes() -> Result<String> {
         if counts[Outcome::Wrong as usize] > 0 {
             bail!("{} runs lost or reordered writes: {counts:?}", cases[c].2);
         }
+        numbers.quote(format!("{anchor}_all"), count(counts[0].into()));
+        numbers.quote(format!("{anchor}_prefix"), count(counts[1].into()));
+        numbers.quote(format!("{anchor}_cut"), count(counts[3].into()));
         all.push(f64::from(counts[0]));
         prefix.push(f64::from(counts[1]));
         wrong.push(f64::from(counts[2]));
         cut.push(f64::from(counts[3]));
     }
     let labels: Vec<&str> = cases.iter().map(|case| case.2).collect();
-    bar_chart_with(
+    let svg = bar_chart_with(
         &format!("After a simulated power loss ({CRASH_RUNS} seeded runs per case)"),
         &labels,
         &[
@@ -257,5 +295,6 @@ fn crash_outcomes() -> Result<String> {
             "SimDisk, 2 KiB segments, 1-119 random puts/deletes/batches per run, seed {SEED:#x}; \
              visualizations/src/kv_figures.rs"
         ),
-    )
+    )?;
+    Ok((svg, numbers))
 }

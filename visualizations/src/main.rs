@@ -1,24 +1,33 @@
 //! Runs Strata's experiments and renders the book's figures.
 //!
 //! ```text
-//! cargo run --release -p visualizations -- figures [--out book/src/figures] [--check]
+//! cargo run --release -p visualizations -- figures [--out book/src/figures] [--check] [--only NAME]
 //! cargo run --release -p visualizations -- timing  [--suite avl|kv|hnsw|all] [--criterion target/criterion] [--out book/src/figures]
 //! ```
 //!
 //! `figures` regenerates every seeded figure; with `--check` it writes nothing
-//! and fails if any file on disk differs by a single byte. `timing` turns
+//! and fails if any file on disk differs by a single byte. A figure whose
+//! caption quotes its numbers also writes them, beside its SVG, as
+//! `<stem>.numbers.md` (see [`numbers`]), and is checked the same way. `timing` turns
 //! criterion's results into the timing figures (and prints the README's
 //! tables), labelled with this machine; timings are not reproducible, so
 //! `--check` never looks at those files.
 //! `cargo xtask figures [--check | --timing]` calls these.
 
 mod avl_figures;
+mod avl_join_split;
+mod diagram;
 mod hnsw_figures;
 mod hnsw_timing;
 mod kv_figures;
+mod kv_layout;
 mod kv_timing;
+mod numbers;
 mod plot;
+mod raft_diagrams;
+mod replication_diagrams;
 mod replication_figures;
+mod replication_numbers;
 mod spacetime;
 mod timing;
 
@@ -32,6 +41,36 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub(crate) struct Figure {
     pub(crate) name: &'static str,
     pub(crate) render: fn() -> Result<String>,
+}
+
+/// A figure whose caption quotes some of its numbers: how to draw it, and
+/// the numbers it drew, which `figures` writes beside the SVG (see
+/// [`numbers`]).
+pub(crate) struct QuotingFigure {
+    pub(crate) name: &'static str,
+    pub(crate) render: fn() -> Result<(String, numbers::Numbers)>,
+}
+
+/// How one figure of the `figures` step is drawn.
+enum Render {
+    Svg(fn() -> Result<String>),
+    Quoting(fn() -> Result<(String, numbers::Numbers)>),
+}
+
+impl Render {
+    /// The files `name` is written as: the SVG, and its numbers if any.
+    fn files(&self, name: &str) -> Result<Vec<(String, String)>> {
+        Ok(match self {
+            Render::Svg(render) => vec![(name.to_owned(), render()?)],
+            Render::Quoting(render) => {
+                let (svg, numbers) = render()?;
+                vec![
+                    (name.to_owned(), svg),
+                    (numbers::Numbers::file_for(name), numbers.markdown(name)),
+                ]
+            }
+        })
+    }
 }
 
 #[derive(Parser)]
@@ -51,6 +90,9 @@ enum Command {
         /// Write nothing; fail if any figure on disk differs from a fresh run.
         #[arg(long)]
         check: bool,
+        /// Only the figures whose file name contains this text.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Draw the timing figures from criterion's results and print the
     /// README's benchmark tables (Markdown).
@@ -70,7 +112,7 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Figures { out, check } => figures(&out, check),
+        Command::Figures { out, check, only } => figures(&out, check, only.as_deref()),
         Command::Timing {
             suite,
             criterion,
@@ -120,11 +162,30 @@ fn main() -> Result<()> {
     }
 }
 
-fn figures(out: &Path, check: bool) -> Result<()> {
-    let mut figures = avl_figures::all();
-    figures.extend(kv_figures::all());
-    figures.extend(hnsw_figures::all());
-    figures.extend(replication_figures::all());
+fn figures(out: &Path, check: bool, only: Option<&str>) -> Result<()> {
+    let mut plain = avl_figures::all();
+    plain.extend(kv_layout::all());
+    plain.extend(hnsw_figures::all());
+    plain.extend(replication_figures::all());
+    plain.extend(replication_numbers::all());
+    plain.extend(raft_diagrams::all());
+    plain.extend(replication_diagrams::all());
+    let mut quoting = avl_join_split::quoting();
+    quoting.extend(kv_figures::quoting());
+    quoting.extend(replication_figures::quoting());
+    quoting.extend(raft_diagrams::quoting());
+    let mut figures: Vec<(&'static str, Render)> = plain
+        .into_iter()
+        .map(|f| (f.name, Render::Svg(f.render)))
+        .chain(
+            quoting
+                .into_iter()
+                .map(|f| (f.name, Render::Quoting(f.render))),
+        )
+        .collect();
+    if let Some(only) = only {
+        figures.retain(|(name, _)| name.contains(only));
+    }
     let bar = ProgressBar::new(figures.len() as u64).with_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
             .expect("valid template")
@@ -136,17 +197,21 @@ fn figures(out: &Path, check: bool) -> Result<()> {
         "rendering figures"
     });
     let mut stale = Vec::new();
-    for figure in &figures {
-        bar.set_message(figure.name);
-        let svg = (figure.render)().with_context(|| format!("rendering {}", figure.name))?;
-        let path = out.join(figure.name);
-        if check {
-            let on_disk = std::fs::read(&path).unwrap_or_default();
-            if on_disk != svg.as_bytes() {
-                stale.push(path.display().to_string());
+    for (name, render) in &figures {
+        bar.set_message(*name);
+        let files = render
+            .files(name)
+            .with_context(|| format!("rendering {name}"))?;
+        for (file, text) in files {
+            let path = out.join(file);
+            if check {
+                let on_disk = std::fs::read(&path).unwrap_or_default();
+                if on_disk != text.as_bytes() {
+                    stale.push(path.display().to_string());
+                }
+            } else {
+                write(&path, &text)?;
             }
-        } else {
-            write(&path, &svg)?;
         }
         bar.inc(1);
     }

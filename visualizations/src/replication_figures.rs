@@ -10,6 +10,7 @@
 //! `service_us` per input. No figure depends on the machine.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use anyhow::{Context, Result, ensure};
 use plotters::prelude::SeriesLabelPosition;
@@ -24,9 +25,10 @@ use replication::raft::{RaftConfig, RaftMonitor, RaftNode};
 use replication::sim::workload::{Fault, Faults, RunConfig, RunReport, Workload, run};
 use replication::sim::{Sim, SimConfig};
 
-use crate::Figure;
+use crate::numbers::{Numbers, count};
 use crate::plot::{Axis, PALETTE, Panel, Series, bar_chart_with, log_range, panels};
 use crate::spacetime::{self, Diagram, Lane};
+use crate::{Figure, QuotingFigure};
 
 /// The command that renders (or, with `--check`, checks) these figures.
 const COMMAND: &str = "cargo run --release -p visualizations -- figures";
@@ -35,34 +37,44 @@ fn footer(what: &str) -> String {
     format!("{what} · {COMMAND}")
 }
 
-/// Every Part IV figure, in the order they are rendered.
+/// The Part IV figures whose captions quote none of their numbers.
 pub(crate) fn all() -> Vec<Figure> {
     vec![
-        Figure {
-            name: "replication-lost-writes.svg",
-            render: lost_writes_figure,
-        },
-        Figure {
-            name: "replication-availability.svg",
-            render: availability,
-        },
-        Figure {
-            name: "replication-latency.svg",
-            render: latency,
-        },
-        Figure {
-            name: "replication-staleness.svg",
-            render: staleness,
-        },
         Figure {
             name: "replication-throughput.svg",
             render: throughput,
         },
         Figure {
+            name: LATENCY_TABLE_FILE,
+            render: latency_table,
+        },
+    ]
+}
+
+/// The Part IV figures whose captions quote their numbers.
+pub(crate) fn quoting() -> Vec<QuotingFigure> {
+    vec![
+        QuotingFigure {
+            name: "replication-lost-writes.svg",
+            render: lost_writes_figure,
+        },
+        QuotingFigure {
+            name: "replication-availability.svg",
+            render: availability,
+        },
+        QuotingFigure {
+            name: "replication-latency.svg",
+            render: latency,
+        },
+        QuotingFigure {
+            name: "replication-staleness.svg",
+            render: staleness,
+        },
+        QuotingFigure {
             name: "replication-raft-election.svg",
             render: raft_election,
         },
-        Figure {
+        QuotingFigure {
             name: "replication-async-failover.svg",
             render: async_failover,
         },
@@ -106,6 +118,18 @@ impl Protocol {
             }
             Protocol::Raft => "Raft".to_owned(),
             Protocol::Quorum { n, r, w } => format!("quorum N={n} R={r} W={w}"),
+        }
+    }
+
+    /// The protocol in anchor names: `async`, `raft`, `quorum_r2_w2`.
+    fn slug(self) -> String {
+        match self {
+            Protocol::Async {
+                backup_reads: false,
+            } => "async".to_owned(),
+            Protocol::Async { backup_reads: true } => "async_backup_reads".to_owned(),
+            Protocol::Raft => "raft".to_owned(),
+            Protocol::Quorum { r, w, .. } => format!("quorum_r{r}_w{w}"),
         }
     }
 
@@ -255,7 +279,7 @@ const INTENSITIES: [f64; 5] = [0.0, 1.0, 2.0, 4.0, 8.0];
 const LOST_KEYS: u32 = 50;
 
 // ANCHOR: lost_writes
-fn lost_writes_figure() -> Result<String> {
+fn lost_writes_figure() -> Result<(String, Numbers)> {
     let jobs: Vec<(Protocol, f64, u64)> = COMPARED
         .iter()
         .flat_map(|&p| {
@@ -280,6 +304,7 @@ fn lost_writes_figure() -> Result<String> {
         Ok((lost.len() - corrupt, report.replay))
     })?;
     let mut series = Vec::new();
+    let mut numbers = Numbers::default();
     let mut high = 1.0f64;
     for (p, protocol) in COMPARED.iter().enumerate() {
         let mut points = Vec::new();
@@ -300,6 +325,7 @@ fn lost_writes_figure() -> Result<String> {
             high = high.max(mean);
             points.push((intensity, mean));
         }
+        numbers.quote(format!("{}_lost", protocol.slug()), count(total as u64));
         series.push(Series {
             label: format!("{} ({total} lost in all)", protocol.label()),
             points,
@@ -307,7 +333,7 @@ fn lost_writes_figure() -> Result<String> {
             dashed: false,
         });
     }
-    panels(
+    let svg = panels(
         "Which protocols lose acknowledged writes as faults grow more frequent?",
         crate::plot::SIZE,
         1,
@@ -331,7 +357,8 @@ fn lost_writes_figure() -> Result<String> {
             LOST_SEEDS.start,
             LOST_SEEDS.end - 1
         )),
-    )
+    )?;
+    Ok((svg, numbers))
 }
 // ANCHOR_END: lost_writes
 
@@ -344,7 +371,7 @@ const PARTITION_SEEDS: std::ops::Range<u64> = 1..9;
 /// off from 2, 3 and 4, from `PARTITION_US.0` to `PARTITION_US.1`.
 const PARTITION_US: (Time, Time) = (500_000, 2_500_000);
 
-fn availability() -> Result<String> {
+fn availability() -> Result<(String, Numbers)> {
     let script = Faults::Script(vec![
         (
             PARTITION_US.0,
@@ -385,7 +412,8 @@ fn availability() -> Result<String> {
     })?;
     let mut reads = Vec::new();
     let mut writes = Vec::new();
-    for (p, _) in COMPARED.iter().enumerate() {
+    let mut numbers = Numbers::default();
+    for (p, protocol) in COMPARED.iter().enumerate() {
         let mut sum = [0usize; 4];
         for r in &counts[p * runs_of(&PARTITION_SEEDS)..(p + 1) * runs_of(&PARTITION_SEEDS)] {
             for (s, v) in sum.iter_mut().zip(r) {
@@ -394,10 +422,13 @@ fn availability() -> Result<String> {
         }
         reads.push(sum[0] as f64 / sum[1].max(1) as f64);
         writes.push(sum[2] as f64 / sum[3].max(1) as f64);
+        // As the bars are labelled.
+        numbers.quote(format!("{}_reads", protocol.slug()), fraction(reads[p]));
+        numbers.quote(format!("{}_writes", protocol.slug()), fraction(writes[p]));
     }
     let labels: Vec<String> = COMPARED.iter().map(|p| p.label()).collect();
     let categories: Vec<&str> = labels.iter().map(String::as_str).collect();
-    bar_chart_with(
+    let svg = bar_chart_with(
         "Which protocols keep serving while nodes {0,1} are cut off from {2,3,4} for 2 s?",
         &categories,
         &[("reads", reads), ("writes", writes)],
@@ -406,7 +437,7 @@ fn availability() -> Result<String> {
             range: (0.0, 1.3),
             log: false,
         },
-        |v| format!("{v:.2}"),
+        fraction,
         &footer(&format!(
             "5 nodes, 5 clients (any node, following leader hints), partition 0,1|2,3,4 from {} to {} ms; seeds {}..={}",
             PARTITION_US.0 / 1_000,
@@ -414,7 +445,13 @@ fn availability() -> Result<String> {
             PARTITION_SEEDS.start,
             PARTITION_SEEDS.end - 1
         )),
-    )
+    )?;
+    Ok((svg, numbers))
+}
+
+/// A fraction as the availability figure labels its bars: 0.51.
+fn fraction(v: f64) -> String {
+    format!("{v:.2}")
 }
 
 // ---------------------------------------------------------------------
@@ -423,7 +460,7 @@ fn availability() -> Result<String> {
 /// Seeds of the fault-free latency runs.
 const LATENCY_SEEDS: std::ops::Range<u64> = 1..5;
 
-fn latency() -> Result<String> {
+fn latency() -> Result<(String, Numbers)> {
     let jobs: Vec<(Protocol, u64)> = COMPARED
         .iter()
         .flat_map(|&p| LATENCY_SEEDS.map(move |s| (p, s)))
@@ -452,6 +489,7 @@ fn latency() -> Result<String> {
     })?;
     let mut read_series = Vec::new();
     let mut write_series = Vec::new();
+    let mut numbers = Numbers::default();
     let mut all = Vec::new();
     for (p, protocol) in COMPARED.iter().enumerate() {
         let mut reads = Vec::new();
@@ -467,6 +505,14 @@ fn latency() -> Result<String> {
             v.get(v.len() / 2).copied().unwrap_or(0.0)
         };
         let (mr, mw) = (median(&mut reads), median(&mut writes));
+        numbers.quote(
+            format!("{}_read_median_ms", protocol.slug()),
+            format!("{mr:.1}"),
+        );
+        numbers.quote(
+            format!("{}_write_median_ms", protocol.slug()),
+            format!("{mw:.1}"),
+        );
         for (target, values, m) in [
             (&mut read_series, reads, mr),
             (&mut write_series, writes, mw),
@@ -490,7 +536,7 @@ fn latency() -> Result<String> {
         range: (0.0, 1.0),
         log: false,
     };
-    panels(
+    let svg = panels(
         "How long does a client wait for each protocol, with no faults?",
         (1200, 560),
         2,
@@ -515,7 +561,177 @@ fn latency() -> Result<String> {
             LATENCY_SEEDS.start,
             LATENCY_SEEDS.end - 1
         )),
-    )
+    )?;
+    Ok((svg, numbers))
+}
+
+// ---------------------------------------------------------------------
+// 3b. The results chapter's latency table
+
+/// The generated latency table and the numbers its prose quotes.
+const LATENCY_TABLE_FILE: &str = "replication-latency-table.md";
+/// Seeds 0 to 19, as `python3 latency.py PROTOCOL FAULTS 20` in the
+/// results chapter.
+const TABLE_SEEDS: std::ops::Range<u64> = 0..20;
+/// The table's fault settings (`sim run --faults`), one group of rows each.
+const TABLE_FAULTS: [&str; 2] = ["none", "random:2"];
+/// The table's protocols, as `sim run --protocol` runs them by default.
+const TABLE_PROTOCOLS: [(&str, Protocol); 3] = [
+    (
+        "async",
+        Protocol::Async {
+            backup_reads: false,
+        },
+    ),
+    ("raft", Protocol::Raft),
+    ("quorum", Protocol::Quorum { n: 3, r: 2, w: 2 }),
+];
+
+/// One row of the latency table, over [`TABLE_SEEDS`].
+#[derive(Default)]
+struct LatencyRow {
+    /// Operations invoked during the safety phase.
+    invoked: usize,
+    /// Operations that completed `info`.
+    info: usize,
+    /// Latencies of `ok` operations (µs): writes, reads, compare-and-sets.
+    ok_us: [Vec<Time>; 3],
+}
+
+impl LatencyRow {
+    /// Operations invoked per virtual second of the safety phase, per run.
+    fn per_second(&self, safety_us: Time) -> f64 {
+        self.invoked as f64 / runs_of(&TABLE_SEEDS) as f64 / (safety_us as f64 / 1e6)
+    }
+
+    /// The median and 99th percentile of column `f` in ms, each as the
+    /// table prints it (the values `sorted[len / 2]` and
+    /// `sorted[len · 99 / 100]`, as the chapter's script takes them).
+    fn percentiles(&self, f: usize) -> [String; 2] {
+        let mut v = self.ok_us[f].clone();
+        v.sort_unstable();
+        let at = |i: usize| v.get(i).map_or(0.0, |&t| ms(t));
+        [
+            format!("{:.1}", at(v.len() / 2)),
+            format!("{:.1}", at(v.len() * 99 / 100)),
+        ]
+    }
+}
+
+/// `sim run --protocol P --seed S --faults F`'s history, tallied as the
+/// chapter's `latency.py` tallies the file `--history` writes.
+fn latency_row(protocol: Protocol, faults: &str) -> Result<(LatencyRow, Time)> {
+    let faults: Faults = faults.parse()?;
+    let runs = par_map(&TABLE_SEEDS.collect::<Vec<_>>(), |&seed| {
+        let mut config = RunConfig::new(seed);
+        config.faults = faults.clone();
+        let report = checked(protocol, protocol.run(&config))?;
+        Ok((report.history, config.safety_us))
+    })?;
+    let mut row = LatencyRow::default();
+    let mut safety_us = 0;
+    for (history, safety) in runs {
+        safety_us = safety;
+        let mut running: BTreeMap<u64, (Time, &Op)> = BTreeMap::new();
+        for (t, e) in &history {
+            if e.kind == Kind::Invoke {
+                running.insert(e.process, (*t, &e.op));
+                row.invoked += usize::from(*t < safety);
+                continue;
+            }
+            let (start, op) = running
+                .remove(&e.process)
+                .context("a completion without an invocation")?;
+            row.info += usize::from(e.kind == Kind::Info);
+            if e.kind == Kind::Ok {
+                let f = match op {
+                    Op::Write(_) => 0,
+                    Op::Read(_) => 1,
+                    Op::Cas(..) => 2,
+                };
+                row.ok_us[f].push(t - start);
+            }
+        }
+    }
+    Ok((row, safety_us))
+}
+
+/// The results chapter's table of latencies and work done, with the
+/// best value of each column in each fault group bolded, and the numbers
+/// its prose quotes.
+fn latency_table() -> Result<String> {
+    let mut out = format!(
+        "<!-- Generated by `cargo xtask figures` (visualizations/src/replication_figures.rs, `latency_table`) \
+         from `sim run` on seeds {}..={}; `figures --check` compares it byte for byte. Do not edit. -->\n",
+        TABLE_SEEDS.start,
+        TABLE_SEEDS.end - 1
+    );
+    let mut table = format!(
+        "| protocol | faults | operations invoked per second | `info` outcomes ({} runs) | write: median / p99 | read: median / p99 | compare-and-set: median / p99 |\n\
+         |---|---|---|---|---|---|---|",
+        runs_of(&TABLE_SEEDS)
+    );
+    let mut quoted = Numbers::default();
+    for faults in TABLE_FAULTS {
+        let mut rows = Vec::new();
+        for (name, protocol) in TABLE_PROTOCOLS {
+            let (row, safety_us) = latency_row(protocol, faults)?;
+            // Cells: ops/s, info, then median and p99 of each function.
+            let mut cells = vec![
+                format!("{:.0}", row.per_second(safety_us)),
+                row.info.to_string(),
+            ];
+            for f in 0..3 {
+                cells.extend(row.percentiles(f));
+            }
+            let slug = faults.replace(':', "_");
+            quoted.quote(format!("{name}_{slug}_info"), &cells[1]);
+            quoted.quote(format!("{name}_{slug}_read_p99_ms"), {
+                let p99: f64 = cells[5].parse()?;
+                format!("{p99:.0}")
+            });
+            rows.push((name, cells));
+        }
+        // The best per column: most operations, fewest `info`, least time.
+        let value = |cells: &[String], c: usize| cells[c].parse::<f64>().unwrap_or(f64::NAN);
+        let best: Vec<f64> = (0..8)
+            .map(|c| {
+                let values = rows.iter().map(|(_, cells)| value(cells, c));
+                if c == 0 {
+                    values.fold(f64::MIN, f64::max)
+                } else {
+                    values.fold(f64::MAX, f64::min)
+                }
+            })
+            .collect();
+        for (name, cells) in &rows {
+            let cell = |c: usize, unit: &str| {
+                if value(cells, c) == best[c] {
+                    format!("**{}{unit}**", cells[c])
+                } else {
+                    format!("{}{unit}", cells[c])
+                }
+            };
+            let _ = write!(
+                table,
+                "\n| `{name}` | `{faults}` | {} | {} | {} / {} | {} / {} | {} / {} |",
+                cell(0, ""),
+                cell(1, ""),
+                cell(2, " ms"),
+                cell(3, " ms"),
+                cell(4, " ms"),
+                cell(5, " ms"),
+                cell(6, " ms"),
+                cell(7, " ms"),
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        "ANCHOR: latency_table\n{table}\nANCHOR_END: latency_table\n"
+    );
+    out.push_str(&quoted.fragments());
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------
@@ -527,7 +743,7 @@ const SHIP_INTERVALS_US: [Time; 3] = [10_000, 40_000, 100_000];
 /// Seeds of the staleness runs.
 const STALENESS_SEEDS: std::ops::Range<u64> = 1..5;
 
-fn staleness() -> Result<String> {
+fn staleness() -> Result<(String, Numbers)> {
     let jobs: Vec<(Time, u64)> = SHIP_INTERVALS_US
         .iter()
         .flat_map(|&i| STALENESS_SEEDS.map(move |s| (i, s)))
@@ -555,6 +771,7 @@ fn staleness() -> Result<String> {
         Ok(behind)
     })?;
     let mut series = Vec::new();
+    let mut numbers = Numbers::default();
     let mut high = 1.0f64;
     for (i, interval) in SHIP_INTERVALS_US.iter().enumerate() {
         let mut behind = Vec::new();
@@ -564,6 +781,12 @@ fn staleness() -> Result<String> {
         let stale = behind.iter().filter(|&&b| b > 0.0).count();
         high = high.max(behind.iter().copied().fold(0.0, f64::max));
         let fraction = stale as f64 / behind.len().max(1) as f64;
+        let ms = interval / 1_000;
+        numbers.quote(
+            format!("ship_{ms}_ms_stale"),
+            format!("{:.1}%", 100.0 * fraction),
+        );
+        numbers.quote(format!("ship_{ms}_ms_reads"), count(behind.len() as u64));
         series.push(Series {
             label: format!(
                 "ships every {} ms: {:.1}% of {} reads stale",
@@ -592,7 +815,7 @@ fn staleness() -> Result<String> {
         .filter(|s| !s.dashed)
         .filter_map(|s| s.points.first().map(|p| p.1))
         .fold(1.0, f64::min);
-    panels(
+    let svg = panels(
         "How stale are reads served by asynchronous backups, by how often the primary ships?",
         crate::plot::SIZE,
         1,
@@ -616,7 +839,8 @@ fn staleness() -> Result<String> {
             STALENESS_SEEDS.start,
             STALENESS_SEEDS.end - 1
         )),
-    )
+    )?;
+    Ok((svg, numbers))
 }
 
 // ---------------------------------------------------------------------
@@ -878,7 +1102,7 @@ const ELECTION_SEED: u64 = 1;
 /// Nodes in the election.
 const ELECTION_NODES: usize = 5;
 
-fn raft_election() -> Result<String> {
+fn raft_election() -> Result<(String, Numbers)> {
     let mut config = SimConfig::new(ELECTION_SEED, ELECTION_NODES);
     config.trace = true;
     let mut sim: Sim<RaftNode> = Sim::new(config, RaftConfig::default());
@@ -903,13 +1127,20 @@ fn raft_election() -> Result<String> {
     );
     leader_at.context("no leader within 2 s")?;
     let events = spacetime::parse(sim.trace())?;
-    let candidate = events
+    let (candidate, first, term) = events
         .iter()
         .find_map(|e| match e {
-            spacetime::Line::Role { at, role, .. } if role.starts_with("candidate") => Some(*at),
+            spacetime::Line::Role { at, node, role } => {
+                let term = role.strip_prefix("candidate t")?;
+                Some((*at, *node, term.to_owned()))
+            }
             _ => None,
         })
         .context("no candidate in the trace")?;
+    let mut numbers = Numbers::default();
+    numbers.quote("first_candidate", format!("n{first}"));
+    numbers.quote("first_timeout_ms", format!("{:.0}", ms(candidate)));
+    numbers.quote("first_term", term);
     let elected = events
         .iter()
         .find_map(|e| match e {
@@ -919,6 +1150,12 @@ fn raft_election() -> Result<String> {
             _ => None,
         })
         .context("no leader in the trace")?;
+    // The caption tells one node's story: the first to time out wins.
+    ensure!(
+        elected.1 == first,
+        "n{first} timed out first but n{} won the election",
+        elected.1
+    );
     let start = candidate.saturating_sub(1_000);
     // Until the replies to the new leader's first AppendEntries are in.
     let end = events
@@ -947,7 +1184,7 @@ fn raft_election() -> Result<String> {
         notes: Vec::new(),
         client_sent: None,
     };
-    spacetime::render(&diagram, &events)
+    Ok((spacetime::render(&diagram, &events)?, numbers))
 }
 
 /// A Raft message's colour class, legend entry and label.
@@ -1008,7 +1245,7 @@ enum Step {
     Heal,
 }
 
-fn async_failover() -> Result<String> {
+fn async_failover() -> Result<(String, Numbers)> {
     let pb = PrimaryBackupConfig {
         ship_interval_us: FAILOVER_SHIP_US,
         ..PrimaryBackupConfig::default()
@@ -1082,15 +1319,29 @@ fn async_failover() -> Result<String> {
     );
     ensure!(lost.len() == 1, "expected one lost write, found {lost:?}");
     let events = spacetime::parse(sim.trace())?;
-    let overwritten = events
+    let (overwritten, new_primary, epoch) = events
         .iter()
         .find_map(|e| match e {
-            spacetime::Line::Deliver { at, to: 0, msg, .. } if msg.starts_with("State") => {
-                Some(*at)
-            }
+            spacetime::Line::Deliver {
+                at,
+                from,
+                to: 0,
+                msg,
+                ..
+            } if msg.starts_with("State") => Some((*at, *from, field(msg, "epoch")?)),
             _ => None,
         })
         .context("the new primary's State never reached n0")?;
+    let heal = script
+        .iter()
+        .find_map(|&(at, step)| matches!(step, Step::Heal).then_some(at))
+        .context("the script never heals")?;
+    let mut numbers = Numbers::default();
+    numbers.quote("ship_ms", FAILOVER_SHIP_US / 1_000);
+    numbers.quote("failover_ms", pb.failover_timeout_us / 1_000);
+    numbers.quote("heal_ms", heal / 1_000);
+    numbers.quote("new_primary", format!("n{new_primary}"));
+    numbers.quote("new_epoch", epoch);
     let lost_ack = events
         .iter()
         .find_map(|e| match e {
@@ -1127,7 +1378,7 @@ fn async_failover() -> Result<String> {
         ],
         client_sent: Some(sent),
     };
-    spacetime::render(&diagram, &events)
+    Ok((spacetime::render(&diagram, &events)?, numbers))
 }
 
 /// `[(1, 2), (3, 4)]` (printed `(key, value)` pairs) as `k1=2, k3=4`.
