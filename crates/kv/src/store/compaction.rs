@@ -8,7 +8,7 @@ use super::{COMPACTING_SUFFIX, Location, Store, lock, parse_segment, segment_nam
 use crate::error::{Error, Result};
 use crate::hint::{self, Hint};
 use crate::key::Key;
-use crate::record::{self, Kind, Record};
+use crate::record::{Kind, Record};
 use crate::storage::Storage;
 
 impl<S: Storage> Store<S> {
@@ -74,30 +74,17 @@ impl<S: Storage> Store<S> {
         let mut offset = 0u64;
         self.storage.append(&temp, &[])?;
         for (key, location) in live {
-            let name = segment_name(location.segment);
-            let mut bytes = vec![0; location.len as usize];
-            self.storage.read_at(&name, location.offset, &mut bytes)?;
-            let record = record::decode(&bytes, self.options.limits()).map_err(|reason| {
-                Error::Corruption {
-                    segment: name.clone(),
-                    offset: location.offset,
-                    reason,
-                }
-            })?;
-            if record.key != key.as_slice() || !record.kind.is_put() {
-                return Err(Error::Mismatch {
-                    segment: name,
-                    offset: location.offset,
-                });
-            }
+            let found = self.read_record(&key, location)?;
             // A batch member becomes a lone put: its batch committed long ago.
             let rewritten = Record {
+                seq: found.seq,
                 kind: Kind::Put,
-                ..record
+                key: &key,
+                value: found.value(),
             }
             .encode();
             self.storage.append(&temp, &rewritten)?;
-            max_seq = max_seq.max(record.seq);
+            max_seq = max_seq.max(found.seq);
             entries.push(hint::Entry {
                 key: key.clone(),
                 offset,

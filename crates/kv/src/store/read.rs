@@ -12,6 +12,31 @@ use crate::storage::Storage;
 /// Index entries a [`Store::scan`] takes per read lock.
 pub const SCAN_CHUNK: usize = 128;
 
+/// A put record read back from its location by [`Store::read_record`],
+/// decoded and checked against the key the index filed it under.
+pub(super) struct ReadRecord {
+    /// The record, exactly its encoded length.
+    bytes: Vec<u8>,
+    /// Its sequence number.
+    pub(super) seq: u64,
+    /// Where its value starts in `bytes`.
+    value_start: usize,
+}
+
+impl ReadRecord {
+    /// The record's value.
+    pub(super) fn value(&self) -> &[u8] {
+        &self.bytes[self.value_start..]
+    }
+
+    /// The value, without a copy: the value is the record's tail, so keep
+    /// the buffer and drop the front.
+    pub(super) fn into_value(mut self) -> Vec<u8> {
+        self.bytes.drain(..self.value_start);
+        self.bytes
+    }
+}
+
 impl<S: Storage> Store<S> {
     // ANCHOR: get
     /// The value of `key`, read from its record on disk.
@@ -22,7 +47,7 @@ impl<S: Storage> Store<S> {
         }
     }
 
-    fn location(&self, key: &[u8]) -> Option<Location> {
+    pub(super) fn location(&self, key: &[u8]) -> Option<Location> {
         let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
         index.get(key).copied()
     }
@@ -32,7 +57,7 @@ impl<S: Storage> Store<S> {
     /// the index. `None` if the key was deleted meanwhile.
     fn read_current(&self, key: &[u8], mut location: Location) -> Result<Option<Vec<u8>>> {
         loop {
-            match self.read_value(key, location) {
+            match self.read_record(key, location).map(ReadRecord::into_value) {
                 Ok(value) => return Ok(Some(value)),
                 Err(error) => match self.location(key) {
                     None => return Ok(None),
@@ -43,7 +68,12 @@ impl<S: Storage> Store<S> {
         }
     }
 
-    fn read_value(&self, key: &[u8], location: Location) -> Result<Vec<u8>> {
+    /// Reads the record at `location` and checks that it is what the index
+    /// says: it decodes (checksum, framing, limits), carries `key`, and is a
+    /// put. The one way the store reads a record back by its location: get,
+    /// scan and compaction's copy all come through here, so none of them
+    /// can return or copy bytes that fail a check.
+    pub(super) fn read_record(&self, key: &[u8], location: Location) -> Result<ReadRecord> {
         let name = segment_name(location.segment);
         let mut bytes = vec![0; location.len as usize];
         self.storage.read_at(&name, location.offset, &mut bytes)?;
@@ -59,14 +89,17 @@ impl<S: Storage> Store<S> {
                 offset: location.offset,
             });
         }
-        // The value is the record's tail: keep the buffer, drop the front.
-        let (value_start, end) = (
+        let (seq, value_start, len) = (
+            record.seq,
             record.encoded_len() - record.value.len(),
             record.encoded_len(),
         );
-        bytes.truncate(end);
-        bytes.drain(..value_start);
-        Ok(bytes)
+        bytes.truncate(len);
+        Ok(ReadRecord {
+            bytes,
+            seq,
+            value_start,
+        })
     }
     // ANCHOR_END: get
 
