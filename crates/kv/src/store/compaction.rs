@@ -122,18 +122,20 @@ impl<S: Storage> Store<S> {
         // ANCHOR_END: compact_write
 
         // ANCHOR: compact_swap
-        // Swap it in, and point the index at it, while no reader can
-        // follow an old location into the new file. A segment's old hint
-        // goes first, its new one last, so a hint never describes another
-        // version of its segment (a crash in between leaves no hint, and
-        // open reads the segment instead).
+        // A segment's old hint goes first, its new one last, so a hint never
+        // describes another version of its segment (a crash in between
+        // leaves no hint, and open reads the segment instead). Only open
+        // reads hints, so the removal and its directory sync need no lock:
+        // no fsync runs under the index's write lock.
         let hint_file = hint::hint_name(oldest);
+        if self.storage.list()?.contains(&hint_file) {
+            self.storage.remove(&hint_file)?;
+            self.storage.sync_dir()?;
+        }
+        // Swap the new segment in, and point the index at it, while no
+        // reader can follow an old location into the new file.
         {
             let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
-            if self.storage.list()?.contains(&hint_file) {
-                self.storage.remove(&hint_file)?;
-                self.storage.sync_dir()?;
-            }
             self.storage.rename(&temp, &segment_name(oldest))?;
             // The file under the index has changed: follow it at once.
             for (key, old, new) in moved {

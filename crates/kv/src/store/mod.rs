@@ -37,7 +37,7 @@
 //! |---|---|---|
 //! | `compacting` (`Mutex<()>`) | one compaction at a time | yes: all of a compaction |
 //! | `writer` (`Mutex<Writer>`) | the active segment, its length, the next sequence number; appends happen under it, so the log is in `seq` order | only a rotation's (the sealed segment's sync and the directory sync: a segment must be durable before the next exists); never group commit's |
-//! | `index` (`RwLock`) | the map from keys to locations, and the files under it during compaction's rename | only in compaction's swap, which removes the replaced segment's old hint and syncs the directory under the write lock |
+//! | `index` (`RwLock`) | the map from keys to locations, and the files under it during compaction's rename | **never**: compaction's swap holds the write lock for a rename, and syncs the directory before and after it |
 //! | `stats` (`Mutex<Stats>`) | the byte and segment counters | **never** |
 //! | `sync_state` (`Mutex<SyncState>`) + `synced` (`Condvar`) | how far the log is durable, whether a sync is running | **never**: the leader drops it to sync |
 //!
