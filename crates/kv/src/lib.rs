@@ -21,6 +21,8 @@
 //! [`Store::compact`] rewrites the sealed segments crash-safely and leaves a
 //! hint file that lets the next open skip reading them, and
 //! [`Store::open_dir`] locks its directory against a second store.
+//! [`Store::check_invariants`] walks the whole store and names the first
+//! broken invariant ([`Violation`]).
 //! [`server`] serves a store over the Redis protocol ([`resp`]); the `kv`
 //! binary is the command line for all of it, `kv serve` included.
 //!
@@ -89,4 +91,4 @@ pub use compose::{Call, FaultyStorage, Prefixed, Then, dies_after};
 pub use error::{Error, Result};
 pub use sim::{Crash, SimDisk};
 pub use storage::{FsStorage, LOCK_FILE, Storage};
-pub use store::{Durability, Options, SCAN_CHUNK, Stats, Store, WriteBatch};
+pub use store::{Durability, Options, SCAN_CHUNK, Stats, Store, Violation, WriteBatch};

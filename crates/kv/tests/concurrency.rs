@@ -67,6 +67,7 @@ fn writers_readers_and_compaction_agree() {
         }
         done.store(true, Ordering::Release);
     });
+    store.check_invariants().unwrap();
     let expected = u32::from(writers) * u32::from(keys_per_writer);
     assert_eq!(store.len() as u32, expected);
     for w in 0..writers {

@@ -6,7 +6,8 @@
 //! After a power loss in `Always` mode the store must equal the model of
 //! acknowledged writes; in `Never` mode it must equal the model after some
 //! prefix of the writes, no shorter than the last explicit sync, with every
-//! batch all or nothing. Reads never return a wrong value.
+//! batch all or nothing. Reads never return a wrong value, and the store's
+//! invariant checker passes after every operation.
 
 mod support;
 
@@ -90,7 +91,10 @@ fn run(durability: Durability, ops: Vec<Op>) -> Result<(), TestCaseError> {
     // Model states after each acknowledged write since the last point that
     // is known durable (`Never` mode); `history[0]` is that point.
     let mut history = vec![model.clone()];
+    let mut previous = None;
     for op in ops {
+        check_invariants(&store, previous.as_ref())?;
+        previous = Some(op.clone());
         match op {
             Op::Put(k, v) => {
                 store.put(&key(k), &v).unwrap();
@@ -193,7 +197,15 @@ fn run(durability: Durability, ops: Vec<Op>) -> Result<(), TestCaseError> {
         prop_assert_eq!(contents(&store), model.clone());
         check_stats(&store, &disk)?;
     }
-    Ok(())
+    check_invariants(&store, previous.as_ref())
+}
+
+/// The store's own checker (`Store::check_invariants`) finds nothing.
+fn check_invariants(store: &Store<SimDisk>, after: Option<&Op>) -> Result<(), TestCaseError> {
+    match store.check_invariants() {
+        Ok(()) => Ok(()),
+        Err(violation) => Err(TestCaseError::fail(format!("after {after:?}: {violation}"))),
+    }
 }
 
 proptest! {

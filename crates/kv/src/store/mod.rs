@@ -28,6 +28,12 @@
 //!    segment: compaction removes the old hint before replacing the segment
 //!    and renames the new hint in last; open uses a hint only if its
 //!    checksum holds and the segment's seal is where it says.
+//!
+//! 7. **Accounting.** `Stats::live_bytes` is the sum of the lengths of
+//!    the records the index points at; live and dead bytes add up to the
+//!    bytes of all segments; `Stats::segments` counts the segment files.
+//!
+//! `Store::check_invariants` (`check.rs`) checks 1, 2, 6 and 7.
 // ANCHOR_END: invariants
 //!
 // ANCHOR: lock_order
@@ -65,11 +71,13 @@ use crate::key::Key;
 use crate::record::Limits;
 use crate::storage::{FsStorage, Storage};
 
+mod check;
 mod commit;
 mod compaction;
 mod read;
 mod replay;
 
+pub use check::Violation;
 pub use read::SCAN_CHUNK;
 
 // ANCHOR: durability

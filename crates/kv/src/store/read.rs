@@ -29,6 +29,11 @@ impl ReadRecord {
         &self.bytes[self.value_start..]
     }
 
+    /// The record's length on disk.
+    pub(super) fn encoded_len(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// The value, without a copy: the value is the record's tail, so keep
     /// the buffer and drop the front.
     pub(super) fn into_value(mut self) -> Vec<u8> {
@@ -71,8 +76,9 @@ impl<S: Storage> Store<S> {
     /// Reads the record at `location` and checks that it is what the index
     /// says: it decodes (checksum, framing, limits), carries `key`, and is a
     /// put. The one way the store reads a record back by its location: get,
-    /// scan and compaction's copy all come through here, so none of them
-    /// can return or copy bytes that fail a check.
+    /// scan, compaction's copy and [`Store::check_invariants`] all come
+    /// through here, so none of them can return or copy bytes that fail a
+    /// check.
     pub(super) fn read_record(&self, key: &[u8], location: Location) -> Result<ReadRecord> {
         let name = segment_name(location.segment);
         let mut bytes = vec![0; location.len as usize];
