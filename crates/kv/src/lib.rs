@@ -75,6 +75,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod clock;
 mod compose;
 mod error;
 pub mod frame;
@@ -87,6 +88,7 @@ mod sim;
 mod storage;
 mod store;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use compose::{Call, FaultyStorage, Prefixed, Then, dies_after};
 pub use error::{Error, Result};
 pub use sim::{Crash, SimDisk};

@@ -4,7 +4,7 @@
 
 use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Durability, Location, Store, WriteBatch, Writer, lock, segment_name};
 use crate::error::{Error, Result};
@@ -235,17 +235,17 @@ impl<S: Storage> Store<S> {
         };
         drop(state);
         if !delay.is_zero() {
-            std::thread::sleep(delay);
+            self.options.clock.sleep(delay);
         }
         let (target, seq) = {
             let writer = lock(&self.writer);
             ((writer.segment, writer.segment_len), writer.next_seq)
         };
-        let started = Instant::now();
+        let started = self.options.clock.now();
         let result = self.storage.sync(&segment_name(target.0));
         let mut state = lock(&self.sync_state);
         state.in_progress = false;
-        state.last_sync = started.elapsed();
+        state.last_sync = self.options.clock.now().saturating_sub(started);
         state.last_batch = seq - state.synced_seq;
         state.synced_seq = seq;
         match result {

@@ -66,6 +66,7 @@ use std::time::Duration;
 
 use avl::AvlMap;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::key::Key;
 use crate::record::Limits;
@@ -114,6 +115,10 @@ pub struct Options {
     /// newest record was skipped read as their previous value, or absent.
     /// Off by default: damage is then an error.
     pub repair: bool,
+    /// The clock group commit measures its syncs and waits its commit delay
+    /// on: [`SystemClock`] by default; a [`ManualClock`](crate::ManualClock)
+    /// makes a simulation deterministic.
+    pub clock: &'static dyn Clock,
 }
 
 impl Default for Options {
@@ -124,6 +129,7 @@ impl Default for Options {
             key_len_max: 4 << 10,
             value_len_max: 16 << 20,
             repair: false,
+            clock: &SystemClock,
         }
     }
 }
