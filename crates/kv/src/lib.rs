@@ -23,6 +23,9 @@
 //! [`Store::open_dir`] locks its directory against a second store.
 //! [`Store::check_invariants`] walks the whole store and names the first
 //! broken invariant ([`Violation`]).
+//! [`Store::checkpoint`] takes every live key and value at one sequence
+//! number without holding writers up for I/O, [`Checkpoint::encode`] turns
+//! it into bytes, and [`Store::restore`] makes a store of it.
 //! [`server`] serves a store over the Redis protocol ([`resp`]); the `kv`
 //! binary is the command line for all of it, `kv serve` included.
 //!
@@ -93,4 +96,7 @@ pub use compose::{Call, FaultyStorage, Prefixed, Then, dies_after};
 pub use error::{Error, Result};
 pub use sim::{Crash, SimDisk};
 pub use storage::{FsStorage, LOCK_FILE, Storage};
-pub use store::{Durability, Options, SCAN_CHUNK, Stats, Store, Violation, WriteBatch};
+pub use store::{
+    Checkpoint, CheckpointError, Durability, Options, SCAN_CHUNK, Stats, Store, Violation,
+    WriteBatch,
+};

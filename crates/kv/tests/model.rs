@@ -1,8 +1,10 @@
 //! The store against a `BTreeMap` model, through crashes.
 //!
-//! Random sequences of puts, deletes, batches, reads, scans, syncs, process
-//! crashes (drop and reopen) and power losses (`SimDisk::crash`, dropping or
-//! tearing unsynced bytes), on tiny segments so that rotation happens often.
+//! Random sequences of puts, deletes, batches, reads, scans, syncs,
+//! compactions, checkpoints (each restored into a fresh store), process
+//! crashes (drop and reopen) and power losses (`SimDisk::crash`, dropping
+//! or tearing unsynced bytes), on tiny segments so that rotation happens
+//! often.
 //! After a power loss in `Always` mode the store must equal the model of
 //! acknowledged writes; in `Never` mode it must equal the model after some
 //! prefix of the writes, no shorter than the last explicit sync, with every
@@ -27,6 +29,7 @@ enum Op {
     Scan(u8, u8),
     Sync,
     Compact,
+    Checkpoint,
     Reopen,
     PowerLoss { torn: bool, seed: u64 },
 }
@@ -48,6 +51,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::Scan(a, b)),
         1 => Just(Op::Sync),
         1 => Just(Op::Compact),
+        1 => Just(Op::Checkpoint),
         1 => Just(Op::Reopen),
         2 => (any::<bool>(), any::<u64>()).prop_map(|(torn, seed)| Op::PowerLoss { torn, seed }),
     ]
@@ -152,6 +156,22 @@ fn run(durability: Durability, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     "compaction changes nothing"
                 );
                 check_stats(&store, &disk)?;
+                continue;
+            }
+            Op::Checkpoint => {
+                let checkpoint = store.checkpoint().unwrap();
+                let entries: Model = checkpoint.entries.iter().cloned().collect();
+                prop_assert_eq!(&entries, &model, "a checkpoint holds the store");
+                let bytes = checkpoint.encode();
+                let decoded = kv::Checkpoint::decode(&bytes).unwrap();
+                let restored =
+                    Store::restore(SimDisk::new(), &decoded, options(durability)).unwrap();
+                prop_assert_eq!(
+                    contents(&restored),
+                    model.clone(),
+                    "and so does its restore"
+                );
+                check_invariants(&restored, Some(&Op::Checkpoint))?;
                 continue;
             }
             Op::Reopen => {

@@ -45,29 +45,11 @@ impl<S: Storage> Store<S> {
         self.write(&ops, true).map(|_| ())
     }
 
-    fn check_sizes(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        if key.len() > self.options.key_len_max as usize {
-            return Err(Error::KeyTooLarge {
-                len: key.len(),
-                max: self.options.key_len_max,
-            });
-        }
-        if let Some(value) = value
-            && value.len() > self.options.value_len_max as usize
-        {
-            return Err(Error::ValueTooLarge {
-                len: value.len(),
-                max: self.options.value_len_max,
-            });
-        }
-        Ok(())
-    }
-
     // ANCHOR: write
     /// Logs and applies `batch`; returns whether its first key was present.
     fn write(&self, ops: &[(&[u8], Option<&[u8]>)], atomic: bool) -> Result<bool> {
         for &(key, value) in ops {
-            self.check_sizes(key, value)?;
+            self.options.check_sizes(key, value)?;
         }
         if self.failed.load(Ordering::Acquire) {
             return Err(Error::Failed);

@@ -41,7 +41,7 @@
 //!
 //! | lock | protects | held across an fsync? |
 //! |---|---|---|
-//! | `compacting` (`Mutex<()>`) | one compaction at a time | yes: all of a compaction |
+//! | `compacting` (`Mutex<()>`) | one compaction at a time, and none while a checkpoint reads values or the checker runs | yes: all of a compaction |
 //! | `writer` (`Mutex<Writer>`) | the active segment, its length, the next sequence number; appends happen under it, so the log is in `seq` order | only a rotation's (the sealed segment's sync and the directory sync: a segment must be durable before the next exists); never group commit's |
 //! | `index` (`RwLock`) | the map from keys to locations, and the files under it during compaction's rename | **never**: compaction's swap holds the write lock for a rename, and syncs the directory before and after it |
 //! | `stats` (`Mutex<Stats>`) | the byte and segment counters | **never** |
@@ -73,12 +73,14 @@ use crate::record::Limits;
 use crate::storage::{FsStorage, Storage};
 
 mod check;
+mod checkpoint;
 mod commit;
 mod compaction;
 mod read;
 mod replay;
 
 pub use check::Violation;
+pub use checkpoint::{Checkpoint, CheckpointError};
 pub use read::SCAN_CHUNK;
 
 // ANCHOR: durability
@@ -141,6 +143,25 @@ impl Options {
             key_len_max: self.key_len_max,
             value_len_max: self.value_len_max,
         }
+    }
+
+    /// Whether a write of `key` (and `value`, for a put) fits the limits.
+    fn check_sizes(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        if key.len() > self.key_len_max as usize {
+            return Err(Error::KeyTooLarge {
+                len: key.len(),
+                max: self.key_len_max,
+            });
+        }
+        if let Some(value) = value
+            && value.len() > self.value_len_max as usize
+        {
+            return Err(Error::ValueTooLarge {
+                len: value.len(),
+                max: self.value_len_max,
+            });
+        }
+        Ok(())
     }
 }
 
