@@ -54,8 +54,9 @@
 //! 3. `index` (read or write)
 //! 4. `stats`
 //!
-//! `sync_state` is taken alone: no other lock is held while waiting on
-//! `synced`, and none is taken while holding it. `failed` is an atomic, read
+//! `sync_state` is a leaf: no lock is taken while holding it, and the only
+//! one held when it is taken (or waited on) is `compacting`, by the
+//! compaction that syncs the log before dropping records. `failed` is an atomic, read
 //! and set under any lock or none. Reads hold the `index` read lock only to
 //! copy locations out, and do their I/O with no lock held.
 // ANCHOR_END: lock_order
