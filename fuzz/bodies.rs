@@ -60,6 +60,7 @@ pub(crate) fn open_segments(data: &[u8]) {
         key_len_max: LIMITS.key_len_max,
         value_len_max: LIMITS.value_len_max,
         repair: flags & 1 != 0,
+        ..Options::default()
     };
     let Ok(store) = Store::open(disk.clone(), options) else {
         return;

@@ -73,6 +73,13 @@ pub enum Error {
         /// The directory.
         dir: std::path::PathBuf,
     },
+    /// [`crate::Store::restore`] was given a storage that already holds a
+    /// store.
+    #[error("{file} exists: restore a checkpoint into an empty directory")]
+    NotEmpty {
+        /// A segment file found there.
+        file: String,
+    },
     /// An earlier append or sync failed; reopen the store to recover what
     /// is durable.
     #[error("an earlier write to disk failed, so the store accepts no more writes: reopen it")]

@@ -21,6 +21,11 @@
 //! [`Store::compact`] rewrites the sealed segments crash-safely and leaves a
 //! hint file that lets the next open skip reading them, and
 //! [`Store::open_dir`] locks its directory against a second store.
+//! [`Store::check_invariants`] walks the whole store and names the first
+//! broken invariant ([`Violation`]).
+//! [`Store::checkpoint`] takes every live key and value at one sequence
+//! number without holding writers up for I/O, [`Checkpoint::encode`] turns
+//! it into bytes, and [`Store::restore`] makes a store of it.
 //! [`server`] serves a store over the Redis protocol ([`resp`]); the `kv`
 //! binary is the command line for all of it, `kv serve` included.
 //!
@@ -73,6 +78,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod clock;
 mod compose;
 mod error;
 pub mod frame;
@@ -85,8 +91,12 @@ mod sim;
 mod storage;
 mod store;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use compose::{Call, FaultyStorage, Prefixed, Then, dies_after};
 pub use error::{Error, Result};
 pub use sim::{Crash, SimDisk};
 pub use storage::{FsStorage, LOCK_FILE, Storage};
-pub use store::{Durability, Options, SCAN_CHUNK, Stats, Store, WriteBatch};
+pub use store::{
+    Checkpoint, CheckpointError, Durability, Options, SCAN_CHUNK, Stats, Store, Violation,
+    WriteBatch,
+};

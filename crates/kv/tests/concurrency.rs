@@ -3,8 +3,10 @@
 //! value that was never written.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::Duration;
 
-use kv::{Crash, Durability, Options, SimDisk, Store};
+use kv::{Call, Crash, Durability, FaultyStorage, Options, SimDisk, Store, Then};
 
 #[test]
 fn writers_readers_and_compaction_agree() {
@@ -65,6 +67,7 @@ fn writers_readers_and_compaction_agree() {
         }
         done.store(true, Ordering::Release);
     });
+    store.check_invariants().unwrap();
     let expected = u32::from(writers) * u32::from(keys_per_writer);
     assert_eq!(store.len() as u32, expected);
     for w in 0..writers {
@@ -146,4 +149,74 @@ fn a_scan_returns_every_stable_key_once_while_others_change() {
         }
         done.store(true, Ordering::Release);
     });
+}
+
+/// No sync of a compaction holds a lock a reader needs. The storage's hook
+/// parks every `sync` and `sync_dir` compaction makes until the test lets it
+/// go, and while each is parked a `get` must complete. The second compaction
+/// here replaces a segment that has a hint, whose removal is made durable
+/// with a directory sync: that sync used to run under the index's write
+/// lock, and the `get` beside it waited for it.
+#[test]
+fn a_get_completes_while_each_of_compactions_syncs_is_held() {
+    const PARKED_MAX: Duration = Duration::from_secs(30);
+    const GET_WAIT: Duration = Duration::from_secs(5);
+    let (entered_tx, entered_rx) = mpsc::sync_channel::<Call>(0);
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (entered_tx, release_rx) = (Mutex::new(entered_tx), Mutex::new(release_rx));
+    let armed = AtomicBool::new(false);
+    let storage = FaultyStorage::new(SimDisk::new(), |call| {
+        if armed.load(Ordering::Acquire) && matches!(call, Call::Sync | Call::SyncDir) {
+            entered_tx.lock().unwrap().send(call).unwrap();
+            let released = release_rx.lock().unwrap().recv_timeout(PARKED_MAX);
+            released.expect("the test releases every parked sync");
+        }
+        Ok(Then::Forward)
+    });
+    let options = Options {
+        durability: Durability::Never,
+        segment_size_bytes: 256,
+        ..Options::default()
+    };
+    let store = Store::open(storage, options).unwrap();
+    let key = |i: u32| format!("key-{i:02}").into_bytes();
+    for round in 0..2u32 {
+        for i in 0..20 {
+            store.put(&key(i), &[round as u8; 8]).unwrap();
+        }
+        // The first compaction leaves a hint beside the oldest segment.
+        if round == 0 {
+            store.compact().unwrap();
+        }
+    }
+    armed.store(true, Ordering::Release);
+    let mut parked = Vec::new();
+    std::thread::scope(|scope| {
+        let compaction = scope.spawn(|| store.compact());
+        while !compaction.is_finished() {
+            let Ok(call) = entered_rx.recv_timeout(Duration::from_millis(10)) else {
+                continue;
+            };
+            let (done_tx, done_rx) = mpsc::channel();
+            let store = &store;
+            let reader = scope.spawn(move || done_tx.send(store.get(&key(7)).unwrap()).unwrap());
+            let got = done_rx.recv_timeout(GET_WAIT);
+            release_tx.send(()).unwrap();
+            reader.join().unwrap();
+            parked.push((call, got.ok()));
+        }
+        compaction.join().unwrap().unwrap();
+    });
+    armed.store(false, Ordering::Release);
+    assert!(
+        parked.iter().any(|(call, _)| *call == Call::SyncDir),
+        "compaction syncs the directory: {parked:?}"
+    );
+    for (call, got) in &parked {
+        assert_eq!(
+            got,
+            &Some(Some(vec![1u8; 8])),
+            "a get waited for compaction's {call:?}; all parked calls: {parked:?}"
+        );
+    }
 }

@@ -19,6 +19,7 @@ fn options() -> Options {
         key_len_max: 16,
         value_len_max: 64,
         repair: false,
+        ..Options::default()
     }
 }
 

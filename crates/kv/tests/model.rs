@@ -1,12 +1,15 @@
 //! The store against a `BTreeMap` model, through crashes.
 //!
-//! Random sequences of puts, deletes, batches, reads, scans, syncs, process
-//! crashes (drop and reopen) and power losses (`SimDisk::crash`, dropping or
-//! tearing unsynced bytes), on tiny segments so that rotation happens often.
+//! Random sequences of puts, deletes, batches, reads, scans, syncs,
+//! compactions, checkpoints (each restored into a fresh store), process
+//! crashes (drop and reopen) and power losses (`SimDisk::crash`, dropping
+//! or tearing unsynced bytes), on tiny segments so that rotation happens
+//! often.
 //! After a power loss in `Always` mode the store must equal the model of
 //! acknowledged writes; in `Never` mode it must equal the model after some
 //! prefix of the writes, no shorter than the last explicit sync, with every
-//! batch all or nothing. Reads never return a wrong value.
+//! batch all or nothing. Reads never return a wrong value, and the store's
+//! invariant checker passes after every operation.
 
 mod support;
 
@@ -26,6 +29,7 @@ enum Op {
     Scan(u8, u8),
     Sync,
     Compact,
+    Checkpoint,
     Reopen,
     PowerLoss { torn: bool, seed: u64 },
 }
@@ -47,6 +51,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::Scan(a, b)),
         1 => Just(Op::Sync),
         1 => Just(Op::Compact),
+        1 => Just(Op::Checkpoint),
         1 => Just(Op::Reopen),
         2 => (any::<bool>(), any::<u64>()).prop_map(|(torn, seed)| Op::PowerLoss { torn, seed }),
     ]
@@ -90,7 +95,10 @@ fn run(durability: Durability, ops: Vec<Op>) -> Result<(), TestCaseError> {
     // Model states after each acknowledged write since the last point that
     // is known durable (`Never` mode); `history[0]` is that point.
     let mut history = vec![model.clone()];
+    let mut previous = None;
     for op in ops {
+        check_invariants(&store, previous.as_ref())?;
+        previous = Some(op.clone());
         match op {
             Op::Put(k, v) => {
                 store.put(&key(k), &v).unwrap();
@@ -150,6 +158,22 @@ fn run(durability: Durability, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 check_stats(&store, &disk)?;
                 continue;
             }
+            Op::Checkpoint => {
+                let checkpoint = store.checkpoint().unwrap();
+                let entries: Model = checkpoint.entries.iter().cloned().collect();
+                prop_assert_eq!(&entries, &model, "a checkpoint holds the store");
+                let bytes = checkpoint.encode();
+                let decoded = kv::Checkpoint::decode(&bytes).unwrap();
+                let restored =
+                    Store::restore(SimDisk::new(), &decoded, options(durability)).unwrap();
+                prop_assert_eq!(
+                    contents(&restored),
+                    model.clone(),
+                    "and so does its restore"
+                );
+                check_invariants(&restored, Some(&Op::Checkpoint))?;
+                continue;
+            }
             Op::Reopen => {
                 drop(store);
                 store = Store::open(disk.clone(), options(durability)).unwrap();
@@ -193,7 +217,15 @@ fn run(durability: Durability, ops: Vec<Op>) -> Result<(), TestCaseError> {
         prop_assert_eq!(contents(&store), model.clone());
         check_stats(&store, &disk)?;
     }
-    Ok(())
+    check_invariants(&store, previous.as_ref())
+}
+
+/// The store's own checker (`Store::check_invariants`) finds nothing.
+fn check_invariants(store: &Store<SimDisk>, after: Option<&Op>) -> Result<(), TestCaseError> {
+    match store.check_invariants() {
+        Ok(()) => Ok(()),
+        Err(violation) => Err(TestCaseError::fail(format!("after {after:?}: {violation}"))),
+    }
 }
 
 proptest! {

@@ -15,6 +15,7 @@ fn options(durability: Durability) -> Options {
         key_len_max: 16,
         value_len_max: 64,
         repair: false,
+        ..Options::default()
     }
 }
 
@@ -195,6 +196,56 @@ fn group_commit_shares_syncs_between_threads() {
         total,
         "every acknowledged write is durable"
     );
+}
+
+/// Group commit reads time only through `Options::clock`. On a
+/// `ManualClock` that a sync moves by one second, a lone writer's puts cost
+/// exactly one simulated second per sync plus a quarter of one (the commit
+/// delay) after each rotation, whose seal makes the last sync look shared;
+/// no real time is spent sleeping, and two runs agree to the nanosecond.
+#[test]
+fn group_commit_measures_and_waits_on_the_injected_clock() {
+    use std::time::{Duration, Instant};
+    const SYNC: Duration = Duration::from_secs(1);
+
+    fn run(clock: &'static kv::ManualClock) -> (Duration, u64, u64) {
+        let disk = SimDisk::new();
+        let timed = Hooked::new(disk.clone(), move |call: Call| {
+            if call == Call::Sync {
+                clock.advance(SYNC);
+            }
+            Ok(Then::Forward)
+        });
+        let options = Options {
+            segment_size_bytes: 128,
+            clock,
+            ..options(Durability::Always)
+        };
+        let store = Store::open(timed, options).unwrap();
+        for i in 0..40u8 {
+            store.put(&[i], &[i; 8]).unwrap();
+        }
+        (kv::Clock::now(clock), disk.syncs(), store.stats().segments)
+    }
+
+    static FIRST: kv::ManualClock = kv::ManualClock::new();
+    static SECOND: kv::ManualClock = kv::ManualClock::new();
+    let started = Instant::now();
+    let (now, syncs, segments) = run(&FIRST);
+    let wall = started.elapsed();
+    let delays = now - SYNC * syncs as u32;
+    assert!(segments > 2, "the puts rotate: {segments} segments");
+    assert_eq!(
+        delays,
+        SYNC / 4 * (segments - 1) as u32,
+        "one commit delay after each of the {} rotations",
+        segments - 1
+    );
+    assert!(
+        wall < delays,
+        "slept {wall:?} of real time for {delays:?} of delays"
+    );
+    assert_eq!(run(&SECOND), (now, syncs, segments), "deterministic");
 }
 
 #[test]
