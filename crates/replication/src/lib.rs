@@ -53,4 +53,5 @@ pub mod primary_backup;
 pub mod protocol;
 pub mod quorum;
 pub mod raft;
+pub mod register;
 pub mod sim;
