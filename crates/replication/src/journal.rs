@@ -273,4 +273,24 @@ mod tests {
         assert!(Journal::decode_command(&mut Decoder::new(&[7])).is_err());
         assert!(Journal::decode_command(&mut Decoder::new(&[0, 1])).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn the_journal_keeps_the_app_contract(
+            requests in proptest::collection::vec((0u64..3, 0u64..4, 0u64..6, -3i64..3), 0..24),
+        ) {
+            let requests: Vec<_> = requests
+                .into_iter()
+                .map(|(client, seq, position, item)| Request {
+                    id: RequestId { client, seq },
+                    command: if position >= 3 {
+                        JournalCommand::Append { item }
+                    } else {
+                        JournalCommand::Read { position }
+                    },
+                })
+                .collect();
+            crate::raft::check_contract(&Journal::default(), &requests).unwrap();
+        }
+    }
 }

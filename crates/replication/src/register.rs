@@ -272,4 +272,31 @@ mod tests {
         longer.push(0);
         assert!(Register::restore(&longer).is_err());
     }
+
+    fn command() -> impl proptest::strategy::Strategy<Value = Command> {
+        use proptest::prelude::*;
+        let key = 0u32..3;
+        prop_oneof![
+            key.clone().prop_map(|key| Command::Read { key }),
+            (key.clone(), -2i64..3).prop_map(|(key, value)| Command::Write { key, value }),
+            (key, -2i64..3, -2i64..3).prop_map(|(key, expected, new)| Command::Cas {
+                key,
+                expected,
+                new
+            }),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_register_keeps_the_app_contract(
+            requests in proptest::collection::vec((0u64..3, 0u64..4, command()), 0..24),
+        ) {
+            let requests: Vec<_> = requests
+                .into_iter()
+                .map(|(client, seq, command)| req(client, seq, command))
+                .collect();
+            crate::raft::check_contract(&Register::default(), &requests).unwrap();
+        }
+    }
 }

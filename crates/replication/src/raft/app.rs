@@ -48,9 +48,11 @@
 //! a client hears an application's output only for an entry this node
 //! applied, and `Uncertain` when its entry may or may not commit.
 //!
-//! Not checked here: the contract. Raft cannot tell a non-deterministic
-//! `apply` from a bug of its own; `RaftMonitor` compares entries, and the
-//! tests compare replicas' snapshot bytes.
+//! Raft does not check the contract: it cannot tell a non-deterministic
+//! `apply` from a bug of its own (`RaftMonitor` compares entries, not
+//! states). [`check_contract`] checks an application against it on given
+//! requests; the register's and the journal's property tests call it, and
+//! a student's application can too.
 //!
 //! [`Register`]: crate::register::Register
 
@@ -152,4 +154,58 @@ pub enum ClientReply<O> {
     /// The command may or may not take effect (its leader was deposed, or
     /// another entry took its index).
     Uncertain,
+}
+
+/// Checks contracts 1–5 for application `A` from `state` over `requests`:
+/// applying them to two copies gives equal outputs and states (1); at every
+/// step `restore(snapshot)` equals the state, and its snapshot bytes are
+/// the same (2); each command decodes back from a record shared with
+/// another, consuming exactly its bytes (3); every truncation of a snapshot
+/// is refused or restored without a panic (4: a panic fails the caller);
+/// and a read's `read` answer equals its `apply` output, with the state
+/// unchanged (5).
+///
+/// # Errors
+///
+/// The first broken contract, naming the step and the request.
+pub fn check_contract<A: App>(state: &A, requests: &[Request<A::Command>]) -> Result<(), String> {
+    let (mut a, mut b) = (state.clone(), state.clone());
+    for (step, request) in requests.iter().enumerate() {
+        let at = format!("step {step} ({request:?})");
+        let bytes = a.snapshot();
+        let restored = A::restore(&bytes).map_err(|e| format!("{at}: restore failed: {e}"))?;
+        if restored != a || restored.snapshot() != bytes {
+            return Err(format!("{at}: restore(snapshot) differs from the state"));
+        }
+        for cut in 0..bytes.len() {
+            let _ = A::restore(&bytes[..cut]);
+        }
+        let record = A::encode_command(
+            &request.command,
+            A::encode_command(&request.command, Encoder::new()),
+        )
+        .finish();
+        let mut d = Decoder::new(&record);
+        for _ in 0..2 {
+            let decoded = A::decode_command(&mut d).map_err(|e| format!("{at}: decode: {e}"))?;
+            if decoded != request.command {
+                return Err(format!("{at}: command decoded as {decoded:?}"));
+            }
+        }
+        d.end().map_err(|e| format!("{at}: {e}"))?;
+        let read = A::is_read(&request.command).then(|| (a.read(&request.command), a.clone()));
+        let index = step as LogIndex + 1;
+        let (out_a, out_b) = (a.apply(index, request), b.apply(index, request));
+        if out_a != out_b || a != b {
+            return Err(format!("{at}: apply is not deterministic"));
+        }
+        if let Some((answer, before)) = read
+            && (answer != out_a || before != a)
+        {
+            return Err(format!(
+                "{at}: read answered {answer:?} but apply {out_a:?}, or changed the state"
+            ));
+        }
+    }
+    Ok(())
 }

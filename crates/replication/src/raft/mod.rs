@@ -79,7 +79,7 @@ use std::io;
 
 use kv::Storage;
 
-pub use self::app::{App, ClientReply};
+pub use self::app::{App, ClientReply, check_contract};
 use self::log::Log;
 pub use self::monitor::RaftMonitor;
 use crate::durable::RecordLog;
