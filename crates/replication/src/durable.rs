@@ -161,6 +161,13 @@ impl Encoder {
         }
     }
 
+    /// Appends `bytes` as they are, with no length: only as a record's
+    /// last field, which [`Decoder::rest`] reads back.
+    pub fn tail(mut self, bytes: &[u8]) -> Self {
+        self.buf.extend_from_slice(bytes);
+        self
+    }
+
     /// The record's bytes.
     pub fn finish(self) -> Vec<u8> {
         self.buf
@@ -231,6 +238,12 @@ impl<'a> Decoder<'a> {
             1 => Ok(Some(self.i64()?)),
             flag => Err(corrupt(format!("bad option flag {flag}"))),
         }
+    }
+
+    /// The bytes not read yet, all of them (a field written by
+    /// [`Encoder::tail`]); the record is then fully read.
+    pub fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.bytes)
     }
 
     /// Fails unless the whole record was read.

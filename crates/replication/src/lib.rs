@@ -7,7 +7,10 @@
 //! * [`primary_backup`] — asynchronous primary-backup with failover: fast,
 //!   and it loses acknowledged writes;
 //! * [`raft`] — Raft with persistence, client sessions, ReadIndex and
-//!   snapshots: linearizable, as long as a majority is up and connected;
+//!   snapshots: linearizable, as long as a majority is up and connected.
+//!   Raft replicates any [`raft::App`]; the store is the [`register`] (the
+//!   `u32 → i64` map with exactly-once client sessions), and the
+//!   [`journal`] (an append-only list) is a second application;
 //! * [`quorum`] — Dynamo-style leaderless quorums (N, R, W, last writer
 //!   wins, read repair, hinted handoff): available, and not linearizable
 //!   even with R + W > N.
@@ -22,6 +25,29 @@
 //! [`history`] is the Jepsen-style history format they share, and
 //! [`durable`] the checksummed record log nodes keep their state in. The
 //! `sim` binary runs, sweeps and checks from the command line.
+//!
+//! # Example: Raft replicates an application of your own
+//!
+//! Any type that implements [`raft::App`] can be replicated; here a
+//! single-node cluster appends to a [`journal::Journal`].
+//!
+//! ```
+//! use replication::journal::{Journal, JournalCommand, JournalOutput};
+//! use replication::protocol::{NodeContext, Output, Request, RequestId};
+//! use replication::raft::{ClientReply, RaftConfig, RaftNode};
+//!
+//! let ctx = NodeContext { id: 0, nodes: 1, entropy: 7 };
+//! let storage = Box::new(kv::SimDisk::new());
+//! let mut node = RaftNode::<Journal>::open(ctx, &RaftConfig::default(), storage, 0)?;
+//! let deadline = node.poll_timeout().expect("an election timer");
+//! node.handle_timeout(deadline);
+//! let id = RequestId { client: 1, seq: 1 };
+//! node.handle_request(deadline, Request { id, command: JournalCommand::Append { item: 5 } });
+//! let reply = ClientReply::Applied(JournalOutput::Appended { position: 0 });
+//! assert_eq!(node.poll_event(), Some(Output::Reply { request: id, reply }));
+//! assert_eq!(node.state_machine().items, [5]);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 //!
 //! # Example: a stale read is caught
 //!
@@ -48,9 +74,11 @@
 pub mod checkers;
 pub mod durable;
 pub mod history;
+pub mod journal;
 pub mod linearizability;
 pub mod primary_backup;
 pub mod protocol;
 pub mod quorum;
 pub mod raft;
+pub mod register;
 pub mod sim;

@@ -98,13 +98,15 @@ pub struct RequestId {
     pub seq: u64,
 }
 
-/// A client request as a node receives it.
+/// A client request as a node receives it. `C` is the application's
+/// command type: the key-value [`Command`] for every protocol behind
+/// [`Node`]; Raft replicates any [`raft::App`](crate::raft::App)'s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Request {
+pub struct Request<C = Command> {
     /// Who asks, and which request of theirs this is.
     pub id: RequestId,
     /// What they ask for.
-    pub command: Command,
+    pub command: C,
 }
 
 /// Why a request certainly took no effect.
@@ -141,9 +143,12 @@ pub enum Reply {
 }
 // ANCHOR_END: reply
 
-/// Something a node wants done.
+/// Something a node wants done. `R` is the reply type: [`Reply`] for every
+/// protocol behind [`Node`]; a Raft node replicating another
+/// [`raft::App`](crate::raft::App) answers with
+/// [`raft::ClientReply`](crate::raft::ClientReply).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output<M> {
+pub enum Output<M, R = Reply> {
     /// Send `msg` to node `to`. The network may delay, drop, duplicate or
     /// reorder it.
     Send {
@@ -157,7 +162,7 @@ pub enum Output<M> {
         /// The request being answered.
         request: RequestId,
         /// The answer.
-        reply: Reply,
+        reply: R,
     },
 }
 

@@ -12,18 +12,30 @@
 //! it); [`Log::check_invariants`] does.
 
 use super::{Entry, LogIndex, Term};
+use crate::protocol::Command;
 
-/// A compacted prefix plus the live entries after it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Log {
+/// A compacted prefix plus the live entries after it; `C` is the
+/// application's command type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Log<C = Command> {
     /// The last index the snapshot covers (0: none).
     pub(crate) snapshot_index: LogIndex,
     /// The term of entry `snapshot_index` (0: none).
     pub(crate) snapshot_term: Term,
-    entries: Vec<Entry>,
+    entries: Vec<Entry<C>>,
 }
 
-impl Log {
+impl<C> Default for Log<C> {
+    fn default() -> Self {
+        Log {
+            snapshot_index: 0,
+            snapshot_term: 0,
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<C: Clone> Log<C> {
     /// Where entry `index` lives in `entries`, if it is live.
     fn slot(&self, index: LogIndex) -> Option<usize> {
         let offset = index.checked_sub(self.snapshot_index)?.checked_sub(1)?;
@@ -51,12 +63,12 @@ impl Log {
     }
 
     /// Live entry `index`.
-    pub(crate) fn get(&self, index: LogIndex) -> Option<&Entry> {
+    pub(crate) fn get(&self, index: LogIndex) -> Option<&Entry<C>> {
         self.slot(index).map(|s| &self.entries[s])
     }
 
     /// The live entries, with their indices.
-    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (LogIndex, &Entry)> + '_ {
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (LogIndex, &Entry<C>)> + '_ {
         let first = self.snapshot_index + 1;
         self.entries
             .iter()
@@ -66,7 +78,7 @@ impl Log {
 
     /// Up to `max` entries starting at `from` (which must be live or one
     /// past the end).
-    pub(crate) fn entries_from(&self, from: LogIndex, max: usize) -> Vec<Entry> {
+    pub(crate) fn entries_from(&self, from: LogIndex, max: usize) -> Vec<Entry<C>> {
         let Some(start) = from
             .checked_sub(self.snapshot_index + 1)
             .and_then(|s| usize::try_from(s).ok())
@@ -79,7 +91,7 @@ impl Log {
     }
 
     /// Appends one entry at `last_index() + 1`.
-    pub(crate) fn push(&mut self, entry: Entry) {
+    pub(crate) fn push(&mut self, entry: Entry<C>) {
         self.entries.push(entry);
     }
 

@@ -3,10 +3,21 @@
 //! exactly-once client sessions, linearizable reads (ReadIndex or through
 //! the log) and snapshots with log compaction.
 //!
-//! [`RaftNode`] implements [`Node`]; the simulator (or a real network
-//! driver) calls it in the order fixed by the [protocol
-//! module](crate::protocol). [`RaftMonitor`] watches every node after every
-//! input and checks Raft's safety properties (Figure 3 of the paper).
+//! Raft replicates any application that implements [`App`] (a
+//! deterministic state machine over commands, with snapshots; its [module
+//! documentation](app) numbers the contract): [`RaftNode<A>`](RaftNode)
+//! orders the commands in its log and calls [`App::apply`] on each as it
+//! commits. The default application is the [`Register`], the `u32 → i64`
+//! map with client sessions that the workload and the checkers speak;
+//! `RaftNode<Register>` implements [`Node`], and the simulator (or a real
+//! network driver) calls it in the order fixed by the [protocol
+//! module](crate::protocol). A node of any other application is driven the
+//! same way through [`RaftNode::open`], [`RaftNode::handle_message`],
+//! [`RaftNode::handle_request`], [`RaftNode::handle_timeout`],
+//! [`RaftNode::poll_event`] (whose replies are [`ClientReply`]s) and
+//! [`RaftNode::poll_timeout`]. [`RaftMonitor`] watches every node after
+//! every input and checks Raft's safety properties (Figure 3 of the paper)
+//! for any application: it compares entries, not states.
 //!
 // ANCHOR: invariants
 //! # Invariants
@@ -58,24 +69,25 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod app;
 mod log;
 mod monitor;
 mod persist;
-mod state_machine;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
 
 use kv::Storage;
 
+pub use self::app::{App, ClientReply, check_contract};
 use self::log::Log;
 pub use self::monitor::RaftMonitor;
-pub use self::state_machine::{Session, StateMachine};
 use crate::durable::RecordLog;
 use crate::protocol::{
     Command, Key, Node, NodeContext, NodeId, Output, Rejection, Reply, Request, RequestId, Time,
     Value,
 };
+use crate::register::Register;
 
 /// A Raft term.
 pub type Term = u64;
@@ -86,41 +98,46 @@ pub type LogIndex = u64;
 /// The name of the record log on the node's storage.
 pub const LOG_FILE: &str = "raft.log";
 
-/// What a log entry asks the state machine to do.
+/// What a log entry asks the application to do; `C` is the application's
+/// command type ([`App::Command`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Payload {
+pub enum Payload<C = Command> {
     /// Nothing: the entry a new leader appends to commit its predecessors'
     /// entries (invariant 6).
     Noop,
-    /// A client's command, with the request id that makes it exactly-once.
-    Client(Request),
+    /// A client's command, with the request id that routes its reply (and
+    /// lets the application make it exactly-once).
+    Client(Request<C>),
 }
 
 /// One log entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Entry {
+pub struct Entry<C = Command> {
     /// The term of the leader that created it.
     pub term: Term,
     /// What it does.
-    pub payload: Payload,
+    pub payload: Payload<C>,
 }
 
-/// A snapshot: the state machine after applying every entry up to
-/// `last_index`.
+/// A snapshot: the application after applying every entry up to
+/// `last_index`. It is stored as [`App::snapshot`]'s bytes; in memory (and
+/// in an InstallSnapshot message, which the simulator passes by value) it
+/// is the application itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct Snapshot {
+pub struct Snapshot<A = Register> {
     /// The last log index the snapshot covers (0: empty snapshot).
     pub last_index: LogIndex,
     /// The term of that entry.
     pub last_term: Term,
-    /// The key-value map and the client session table.
-    pub state: StateMachine,
+    /// The application's state (for the register: the key-value map and
+    /// the client session table).
+    pub state: A,
 }
 
 /// The messages Raft nodes exchange (Figure 2 of the paper, plus the
-/// InstallSnapshot RPC of section 7).
+/// InstallSnapshot RPC of section 7), for application `A`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum RaftMessage {
+pub enum RaftMessage<A: App = Register> {
     /// A candidate asks for a vote.
     RequestVote {
         /// The candidate's term.
@@ -146,7 +163,7 @@ pub enum RaftMessage {
         /// The term of that entry.
         prev_log_term: Term,
         /// The entries to store, starting at `prev_log_index + 1`.
-        entries: Vec<Entry>,
+        entries: Vec<Entry<A::Command>>,
         /// The leader's commit index.
         leader_commit: LogIndex,
         /// The leader's heartbeat round, echoed by the reply (ReadIndex).
@@ -176,7 +193,7 @@ pub enum RaftMessage {
         /// The leader's term.
         term: Term,
         /// The snapshot.
-        snapshot: Snapshot,
+        snapshot: Snapshot<A>,
         /// The leader's heartbeat round.
         round: u64,
     },
@@ -297,9 +314,9 @@ enum Role {
 }
 
 /// A read waiting for ReadIndex's conditions.
-#[derive(Debug, Clone, Copy)]
-struct PendingRead {
-    request: Request,
+#[derive(Debug, Clone)]
+struct PendingRead<C> {
+    request: Request<C>,
     /// The commit index when the read arrived.
     read_index: LogIndex,
     /// The heartbeat round that must be acknowledged by a majority.
@@ -308,7 +325,7 @@ struct PendingRead {
 
 /// What only a leader keeps.
 #[derive(Debug)]
-struct LeaderState {
+struct LeaderState<C> {
     /// Per node: the next index to send.
     next_index: Vec<LogIndex>,
     /// Per node: the highest index known to match.
@@ -324,17 +341,18 @@ struct LeaderState {
     /// The index of this term's no-op.
     term_start: LogIndex,
     /// Reads that wait for a round and for their index to apply.
-    reads: Vec<PendingRead>,
+    reads: Vec<PendingRead<C>>,
     /// Reads that arrived before this term's no-op committed.
-    early_reads: Vec<Request>,
+    early_reads: Vec<Request<C>>,
     /// Log index → the client request this leader appended there.
     pending: BTreeMap<LogIndex, RequestId>,
 }
 
-/// A Raft node. See the [module documentation](self) for its invariants
-/// and [`crate::protocol`] for the calling order.
+/// A Raft node replicating application `A`. See the [module
+/// documentation](self) for its invariants and [`crate::protocol`] for the
+/// calling order.
 #[derive(Debug)]
-pub struct RaftNode {
+pub struct RaftNode<A: App = Register> {
     id: NodeId,
     nodes: usize,
     config: RaftConfig,
@@ -347,30 +365,30 @@ pub struct RaftNode {
     // Durable state (invariants 1–2).
     term: Term,
     voted_for: Option<NodeId>,
-    log: Log,
-    snapshot: Snapshot,
+    log: Log<A::Command>,
+    snapshot: Snapshot<A>,
     // Volatile state.
     role: Role,
     leader_hint: Option<NodeId>,
     commit_index: LogIndex,
     last_applied: LogIndex,
-    state: StateMachine,
+    state: A,
     election_deadline: Time,
     timer_draws: u64,
     votes: BTreeSet<NodeId>,
-    leader: Option<LeaderState>,
-    outputs: VecDeque<Output<RaftMessage>>,
+    leader: Option<LeaderState<A::Command>>,
+    outputs: VecDeque<Output<RaftMessage<A>, ClientReply<A::Output>>>,
     unsynced: bool,
     // Observations for monitors, reset by each input.
     log_changed_from: Option<LogIndex>,
-    applied_now: Vec<(LogIndex, Entry)>,
+    applied_now: Vec<(LogIndex, Entry<A::Command>)>,
 }
 
 // ---------------------------------------------------------------------------
 // Read-only accessors (for tests and monitors).
 // ---------------------------------------------------------------------------
 
-impl RaftNode {
+impl<A: App> RaftNode<A> {
     /// This node's id.
     pub fn id(&self) -> NodeId {
         self.id
@@ -422,7 +440,7 @@ impl RaftNode {
     }
 
     /// Live log entry `index` (`None` if compacted or absent).
-    pub fn entry(&self, index: LogIndex) -> Option<&Entry> {
+    pub fn entry(&self, index: LogIndex) -> Option<&Entry<A::Command>> {
         self.log.get(index)
     }
 
@@ -432,7 +450,9 @@ impl RaftNode {
     }
 
     /// The live log entries with their indices, oldest first.
-    pub fn log_entries(&self) -> impl DoubleEndedIterator<Item = (LogIndex, &Entry)> + '_ {
+    pub fn log_entries(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (LogIndex, &Entry<A::Command>)> + '_ {
         self.log.iter()
     }
 
@@ -441,8 +461,8 @@ impl RaftNode {
         self.leader_hint
     }
 
-    /// The state machine (map and session table).
-    pub fn state_machine(&self) -> &StateMachine {
+    /// The application's state (for the register: map and session table).
+    pub fn state_machine(&self) -> &A {
         &self.state
     }
 
@@ -461,7 +481,7 @@ impl RaftNode {
     }
 
     /// The entries the last input applied, in order.
-    pub fn applied_by_last_input(&self) -> &[(LogIndex, Entry)] {
+    pub fn applied_by_last_input(&self) -> &[(LogIndex, Entry<A::Command>)] {
         &self.applied_now
     }
 
@@ -498,7 +518,7 @@ impl RaftNode {
         self.nodes / 2 + 1
     }
 
-    fn peers(&self) -> impl Iterator<Item = NodeId> + use<> {
+    fn peers(&self) -> impl Iterator<Item = NodeId> + use<A> {
         let id = self.id;
         (0..self.nodes).filter(move |&p| p != id)
     }
@@ -528,7 +548,7 @@ struct NoBugs {
 // ---------------------------------------------------------------------------
 
 // ANCHOR: persistence
-impl RaftNode {
+impl<A: App> RaftNode<A> {
     /// Appends a record; it becomes durable at the end of the input
     /// (invariants 1–2: outputs are held until then).
     fn persist(&mut self, record: &[u8]) {
@@ -549,7 +569,7 @@ impl RaftNode {
     /// Appends entries `first..` to the durable log.
     fn persist_entries(&mut self, first: LogIndex) {
         let entries = self.log.entries_from(first, usize::MAX);
-        self.persist(&persist::append(first, &entries));
+        self.persist(&persist::append::<A>(first, &entries));
         self.note_change(first);
     }
 
@@ -566,7 +586,7 @@ impl RaftNode {
             persist::snapshot(&self.snapshot),
         ];
         if !rest.is_empty() {
-            records.push(persist::append(first, &rest));
+            records.push(persist::append::<A>(first, &rest));
         }
         if let Err(e) = self.store.rewrite(records.iter().map(Vec::as_slice)) {
             self.fail(e);
@@ -597,7 +617,7 @@ impl RaftNode {
 // Inputs: bookkeeping around every handler.
 // ---------------------------------------------------------------------------
 
-impl RaftNode {
+impl<A: App> RaftNode<A> {
     fn begin_input(&mut self) {
         self.log_changed_from = None;
         self.applied_now.clear();
@@ -620,11 +640,11 @@ impl RaftNode {
         self.log_changed_from = Some(self.log_changed_from.map_or(index, |i| i.min(index)));
     }
 
-    fn send(&mut self, to: NodeId, msg: RaftMessage) {
+    fn send(&mut self, to: NodeId, msg: RaftMessage<A>) {
         self.outputs.push_back(Output::Send { to, msg });
     }
 
-    fn reply(&mut self, request: RequestId, reply: Reply) {
+    fn reply(&mut self, request: RequestId, reply: ClientReply<A::Output>) {
         self.outputs.push_back(Output::Reply { request, reply });
     }
 
@@ -643,7 +663,7 @@ impl RaftNode {
 // Elections.
 // ---------------------------------------------------------------------------
 
-impl RaftNode {
+impl<A: App> RaftNode<A> {
     /// Adopts a higher term (forgetting the vote) and/or steps down.
     fn become_follower(&mut self, now: Time, term: Term, leader: Option<NodeId>) {
         if term > self.term {
@@ -665,18 +685,18 @@ impl RaftNode {
 
     /// A deposed leader's clients: an update may still commit under the
     /// next leader, so it is `Uncertain`; a read took no effect.
-    fn abandon_clients(&mut self, state: LeaderState) {
+    fn abandon_clients(&mut self, state: LeaderState<A::Command>) {
         for (_, request) in state.pending {
-            self.reply(request, Reply::Uncertain);
+            self.reply(request, ClientReply::Uncertain);
         }
         let leader = self.leader_hint;
         let reads = state
             .reads
-            .iter()
+            .into_iter()
             .map(|r| r.request)
             .chain(state.early_reads);
         for read in reads.collect::<Vec<_>>() {
-            self.reply(read.id, Reply::Rejected(Rejection::NotLeader { leader }));
+            self.reply(read.id, ClientReply::NotLeader { leader });
         }
     }
 
@@ -781,7 +801,7 @@ impl RaftNode {
 // Replication.
 // ---------------------------------------------------------------------------
 
-impl RaftNode {
+impl<A: App> RaftNode<A> {
     fn broadcast_append(&mut self) {
         for peer in self.peers() {
             self.send_append(peer);
@@ -834,7 +854,7 @@ impl RaftNode {
         term: Term,
         prev_log_index: LogIndex,
         prev_log_term: Term,
-        mut entries: Vec<Entry>,
+        mut entries: Vec<Entry<A::Command>>,
         leader_commit: LogIndex,
         round: u64,
     ) {
@@ -891,7 +911,7 @@ impl RaftNode {
         }
         if let Some((index, k)) = new_from {
             for entry in &entries[k..] {
-                self.log.push(*entry);
+                self.log.push(entry.clone());
             }
             self.persist_entries(index);
         }
@@ -908,7 +928,7 @@ impl RaftNode {
         count: usize,
         leader_commit: LogIndex,
         round: u64,
-    ) -> RaftMessage {
+    ) -> RaftMessage<A> {
         let match_index = prev + count as LogIndex;
         let commit = leader_commit.min(match_index);
         if commit > self.commit_index {
@@ -996,19 +1016,21 @@ impl RaftNode {
     fn apply_committed(&mut self) {
         while self.last_applied < self.commit_index {
             let index = self.last_applied + 1;
-            let Some(entry) = self.log.get(index).copied() else {
+            let Some(entry) = self.log.get(index).cloned() else {
                 break;
             };
             self.last_applied = index;
-            self.applied_now.push((index, entry));
-            let reply = match entry.payload {
+            let reply = match &entry.payload {
                 Payload::Noop => None,
-                Payload::Client(request) => Some((request.id, self.state.apply(&request))),
+                Payload::Client(request) => Some((request.id, self.state.apply(index, request))),
             };
+            self.applied_now.push((index, entry));
             let waiting = self.leader.as_mut().and_then(|l| l.pending.remove(&index));
             match (waiting, reply) {
-                (Some(asked), Some((id, reply))) if asked == id => self.reply(id, reply),
-                (Some(asked), _) => self.reply(asked, Reply::Uncertain),
+                (Some(asked), Some((id, reply))) if asked == id => {
+                    self.reply(id, ClientReply::Applied(reply))
+                }
+                (Some(asked), _) => self.reply(asked, ClientReply::Uncertain),
                 (None, _) => {}
             }
         }
@@ -1019,7 +1041,7 @@ impl RaftNode {
 // Snapshots.
 // ---------------------------------------------------------------------------
 
-impl RaftNode {
+impl<A: App> RaftNode<A> {
     /// Snapshots the state machine once enough entries were applied since
     /// the last snapshot, and compacts the log.
     fn maybe_snapshot(&mut self) {
@@ -1046,7 +1068,7 @@ impl RaftNode {
         now: Time,
         from: NodeId,
         term: Term,
-        snapshot: Snapshot,
+        snapshot: Snapshot<A>,
         round: u64,
     ) {
         if term >= self.term {
@@ -1088,15 +1110,13 @@ impl RaftNode {
 // Clients and reads.
 // ---------------------------------------------------------------------------
 
-impl RaftNode {
-    fn on_client(&mut self, request: Request) {
+impl<A: App> RaftNode<A> {
+    fn on_client(&mut self, request: Request<A::Command>) {
         let Some(leader) = self.leader.as_mut() else {
             let leader = self.leader_hint.filter(|&l| l != self.id);
-            return self.reply(request.id, Reply::Rejected(Rejection::NotLeader { leader }));
+            return self.reply(request.id, ClientReply::NotLeader { leader });
         };
-        if let Command::Read { .. } = request.command
-            && self.config.read_mode == ReadMode::ReadIndex
-        {
+        if A::is_read(&request.command) && self.config.read_mode == ReadMode::ReadIndex {
             if self.commit_index >= leader.term_start {
                 leader.reads.push(PendingRead {
                     request,
@@ -1112,21 +1132,26 @@ impl RaftNode {
         // Exactly-once: an applied update gets its recorded reply; one
         // already in flight here gets its reply when it applies.
         if let Some(reply) = self.state.cached_reply(&request) {
-            return self.reply(request.id, reply);
+            return self.reply(request.id, ClientReply::Applied(reply));
         }
         if leader.pending.values().any(|&id| id == request.id) {
             return;
         }
+        let id = request.id;
+        let premature = A::premature_reply(&request.command);
         self.log.push(Entry {
             term: self.term,
             payload: Payload::Client(request),
         });
         let index = self.log.last_index();
         self.persist_entries(index);
-        if self.bugs().ack_before_quorum && request.command.is_update() {
-            self.reply(request.id, Reply::Done);
-        } else if let Some(leader) = self.leader.as_mut() {
-            leader.pending.insert(index, request.id);
+        match premature.filter(|_| self.bugs().ack_before_quorum) {
+            Some(reply) => self.reply(id, ClientReply::Applied(reply)),
+            None => {
+                if let Some(leader) = self.leader.as_mut() {
+                    leader.pending.insert(index, id);
+                }
+            }
         }
         self.broadcast_append();
         self.advance_commit();
@@ -1163,14 +1188,13 @@ impl RaftNode {
         acked.sort_unstable_by(|a, b| b.cmp(a));
         let confirmed = acked[majority - 1];
         let applied = self.last_applied;
-        let (ready, waiting): (Vec<_>, Vec<_>) = leader
-            .reads
-            .iter()
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut leader.reads)
+            .into_iter()
             .partition(|r| r.round <= confirmed && r.read_index <= applied);
         leader.reads = waiting;
         for read in ready {
-            let reply = self.state.read(read.request.command.key());
-            self.reply(read.request.id, reply);
+            let reply = self.state.read(&read.request.command);
+            self.reply(read.request.id, ClientReply::Applied(reply));
         }
         if start_round {
             self.broadcast_append();
@@ -1180,14 +1204,22 @@ impl RaftNode {
 }
 
 // ---------------------------------------------------------------------------
-// The Node contract.
+// Inputs and outputs, for any application.
 // ---------------------------------------------------------------------------
 
-impl Node for RaftNode {
-    type Message = RaftMessage;
-    type Config = RaftConfig;
-
-    fn start(
+/// The calling order is [`crate::protocol`]'s; for the register,
+/// [`RaftNode`] implements [`Node`] with these methods (and `start` is
+/// [`RaftNode::open`]).
+impl<A: App> RaftNode<A> {
+    /// Boots (or, after a crash, recovers) a node of application `A` from
+    /// its storage ([`Node::start`] for any application).
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidInput`] for a bad configuration or node id;
+    /// an I/O error from `storage`; [`io::ErrorKind::InvalidData`] for a
+    /// stored log or snapshot that does not decode.
+    pub fn open(
         ctx: NodeContext,
         config: &RaftConfig,
         storage: Box<dyn Storage>,
@@ -1201,7 +1233,7 @@ impl Node for RaftNode {
             ));
         }
         let (store, records) = RecordLog::open(storage, LOG_FILE)?;
-        let recovered = persist::replay(&records)?;
+        let recovered = persist::replay::<A>(&records)?;
         let applied = recovered.log.snapshot_index;
         let first_live = applied + 1;
         let mut node = RaftNode {
@@ -1234,7 +1266,8 @@ impl Node for RaftNode {
         Ok(node)
     }
 
-    fn handle_message(&mut self, now: Time, from: NodeId, msg: RaftMessage) {
+    /// A message from node `from` arrives ([`Node::handle_message`]).
+    pub fn handle_message(&mut self, now: Time, from: NodeId, msg: RaftMessage<A>) {
         self.begin_input();
         if self.failed.is_some() || from >= self.nodes || from == self.id {
             return;
@@ -1297,7 +1330,8 @@ impl Node for RaftNode {
         self.end_input(now);
     }
 
-    fn handle_client(&mut self, now: Time, request: Request) {
+    /// A client request arrives ([`Node::handle_client`]).
+    pub fn handle_request(&mut self, now: Time, request: Request<A::Command>) {
         self.begin_input();
         if self.failed.is_some() {
             return;
@@ -1306,7 +1340,9 @@ impl Node for RaftNode {
         self.end_input(now);
     }
 
-    fn handle_timeout(&mut self, now: Time) {
+    /// The deadline returned by [`RaftNode::poll_timeout`] has passed
+    /// ([`Node::handle_timeout`]).
+    pub fn handle_timeout(&mut self, now: Time) {
         self.begin_input();
         if self.failed.is_some() {
             return;
@@ -1330,11 +1366,15 @@ impl Node for RaftNode {
         self.end_input(now);
     }
 
-    fn poll_output(&mut self) -> Option<Output<RaftMessage>> {
+    /// The next thing the node wants done, if any, with the application's
+    /// own replies ([`Node::poll_output`]).
+    pub fn poll_event(&mut self) -> Option<Output<RaftMessage<A>, ClientReply<A::Output>>> {
         self.outputs.pop_front()
     }
 
-    fn poll_timeout(&self) -> Option<Time> {
+    /// When the node next wants [`RaftNode::handle_timeout`] called
+    /// ([`Node::poll_timeout`]).
+    pub fn poll_timeout(&self) -> Option<Time> {
         if self.failed.is_some() {
             return None;
         }
@@ -1342,6 +1382,70 @@ impl Node for RaftNode {
             Some(leader) => Some(leader.heartbeat_due),
             None => Some(self.election_deadline),
         }
+    }
+
+    /// A short description of the node's role for traces ("leader t3").
+    pub fn role_name(&self) -> String {
+        let role = match self.role {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        };
+        format!("{role} t{}", self.term)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The Node contract, for the register.
+// ---------------------------------------------------------------------------
+
+/// Raft's replies in the register's language: Raft's own answers become
+/// [`Reply`]'s rejections and `Uncertain`.
+fn register_reply(reply: ClientReply<Reply>) -> Reply {
+    match reply {
+        ClientReply::Applied(reply) => reply,
+        ClientReply::NotLeader { leader } => Reply::Rejected(Rejection::NotLeader { leader }),
+        ClientReply::Uncertain => Reply::Uncertain,
+    }
+}
+
+impl Node for RaftNode<Register> {
+    type Message = RaftMessage;
+    type Config = RaftConfig;
+
+    fn start(
+        ctx: NodeContext,
+        config: &RaftConfig,
+        storage: Box<dyn Storage>,
+        now: Time,
+    ) -> io::Result<Self> {
+        RaftNode::open(ctx, config, storage, now)
+    }
+
+    fn handle_message(&mut self, now: Time, from: NodeId, msg: RaftMessage) {
+        RaftNode::handle_message(self, now, from, msg);
+    }
+
+    fn handle_client(&mut self, now: Time, request: Request) {
+        self.handle_request(now, request);
+    }
+
+    fn handle_timeout(&mut self, now: Time) {
+        RaftNode::handle_timeout(self, now);
+    }
+
+    fn poll_output(&mut self) -> Option<Output<RaftMessage>> {
+        Some(match self.poll_event()? {
+            Output::Send { to, msg } => Output::Send { to, msg },
+            Output::Reply { request, reply } => Output::Reply {
+                request,
+                reply: register_reply(reply),
+            },
+        })
+    }
+
+    fn poll_timeout(&self) -> Option<Time> {
+        RaftNode::poll_timeout(self)
     }
 
     fn state(&self) -> BTreeMap<Key, Value> {
@@ -1353,12 +1457,7 @@ impl Node for RaftNode {
     }
 
     fn role(&self) -> String {
-        let role = match self.role {
-            Role::Follower => "follower",
-            Role::Candidate => "candidate",
-            Role::Leader => "leader",
-        };
-        format!("{role} t{}", self.term)
+        self.role_name()
     }
 }
 

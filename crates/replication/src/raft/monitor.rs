@@ -27,18 +27,23 @@
 
 use std::collections::BTreeMap;
 
-use super::{Entry, LogIndex, Payload, RaftNode, Term};
+use super::{App, Entry, LogIndex, Payload, RaftNode, Term};
 use crate::protocol::{NodeId, RequestId, Time};
+use crate::register::Register;
 
 /// An entry known to be committed.
-#[derive(Debug, Clone, Copy)]
-struct Committed {
-    entry: Entry,
+#[derive(Debug, Clone)]
+struct Committed<C> {
+    entry: Entry<C>,
     /// The first node seen applying it.
     node: NodeId,
     /// That node's term then: at least the term the entry committed in.
     term_seen: Term,
 }
+
+/// The payload first seen at an `(index, term)` pair, and the node that
+/// held it.
+type FirstSeen<C> = (Payload<C>, NodeId);
 
 /// What the monitor last saw of a node.
 #[derive(Debug, Clone, Copy)]
@@ -51,26 +56,43 @@ struct Seen {
 }
 
 /// Checks Raft's safety properties after every input (see the [module
-/// documentation](self)). Attach one to a simulation; its queries also
-/// serve test harnesses (what committed, and where).
-#[derive(Debug, Default)]
-pub struct RaftMonitor {
+/// documentation](self)) for nodes of any application `A`: it compares
+/// entries (terms, request ids and commands), never application states.
+/// Attach one to a simulation; its queries also serve test harnesses (what
+/// committed, and where).
+#[derive(Debug)]
+pub struct RaftMonitor<A: App = Register> {
     leaders: BTreeMap<Term, NodeId>,
-    pairs: BTreeMap<(LogIndex, Term), (Payload, NodeId)>,
-    committed: BTreeMap<LogIndex, Committed>,
+    pairs: BTreeMap<(LogIndex, Term), FirstSeen<A::Command>>,
+    committed: BTreeMap<LogIndex, Committed<A::Command>>,
     requests: BTreeMap<RequestId, LogIndex>,
     seen: BTreeMap<NodeId, Seen>,
 }
 
+impl<A: App> Default for RaftMonitor<A> {
+    fn default() -> Self {
+        RaftMonitor {
+            leaders: BTreeMap::new(),
+            pairs: BTreeMap::new(),
+            committed: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            seen: BTreeMap::new(),
+        }
+    }
+}
+
 impl RaftMonitor {
-    /// A monitor that has seen nothing.
+    /// A monitor for register nodes that has seen nothing (for another
+    /// application: `RaftMonitor::<A>::default()`).
     pub fn new() -> Self {
         Self::default()
     }
+}
 
+impl<A: App> RaftMonitor<A> {
     /// The committed entry at `index`, if some node applied one.
-    pub fn committed(&self, index: LogIndex) -> Option<Entry> {
-        self.committed.get(&index).map(|c| c.entry)
+    pub fn committed(&self, index: LogIndex) -> Option<Entry<A::Command>> {
+        self.committed.get(&index).map(|c| c.entry.clone())
     }
 
     /// The highest index some node applied.
@@ -95,7 +117,7 @@ impl RaftMonitor {
     ///
     /// The first violated property, naming the node, term and index (the
     /// simulator adds the time).
-    pub fn check(&mut self, _now: Time, id: NodeId, node: &RaftNode) -> Result<(), String> {
+    pub fn check(&mut self, _now: Time, id: NodeId, node: &RaftNode<A>) -> Result<(), String> {
         let at = format!("node {id} (term {})", node.term());
         self.check_monotone(&at, id, node)?;
         self.check_election(&at, id, node)?;
@@ -104,7 +126,7 @@ impl RaftMonitor {
         self.check_leader_completeness(&at, id, node)
     }
 
-    fn check_monotone(&mut self, at: &str, id: NodeId, node: &RaftNode) -> Result<(), String> {
+    fn check_monotone(&mut self, at: &str, id: NodeId, node: &RaftNode<A>) -> Result<(), String> {
         let now = Seen {
             incarnation: node.incarnation(),
             term: node.term(),
@@ -132,7 +154,7 @@ impl RaftMonitor {
         Ok(())
     }
 
-    fn check_election(&mut self, at: &str, id: NodeId, node: &RaftNode) -> Result<(), String> {
+    fn check_election(&mut self, at: &str, id: NodeId, node: &RaftNode<A>) -> Result<(), String> {
         if !node.is_leader() {
             return Ok(());
         }
@@ -146,7 +168,12 @@ impl RaftMonitor {
         Ok(())
     }
 
-    fn check_log_matching(&mut self, at: &str, id: NodeId, node: &RaftNode) -> Result<(), String> {
+    fn check_log_matching(
+        &mut self,
+        at: &str,
+        id: NodeId,
+        node: &RaftNode<A>,
+    ) -> Result<(), String> {
         let Some(from) = node.log_changed_from() else {
             return Ok(());
         };
@@ -155,11 +182,11 @@ impl RaftMonitor {
             let Some(entry) = node.entry(index) else {
                 break;
             };
-            let (payload, first) = *self
+            let (payload, first) = self
                 .pairs
                 .entry((index, entry.term))
-                .or_insert((entry.payload, id));
-            if payload != entry.payload {
+                .or_insert_with(|| (entry.payload.clone(), id));
+            if *payload != entry.payload {
                 return Err(format!(
                     "{at}: log matching: index {index} term {} holds {:?} here but {payload:?} on node {first}",
                     entry.term, entry.payload
@@ -169,20 +196,21 @@ impl RaftMonitor {
         Ok(())
     }
 
-    fn check_applied(&mut self, at: &str, id: NodeId, node: &RaftNode) -> Result<(), String> {
-        for &(index, entry) in node.applied_by_last_input() {
-            let committed = *self.committed.entry(index).or_insert(Committed {
-                entry,
+    fn check_applied(&mut self, at: &str, id: NodeId, node: &RaftNode<A>) -> Result<(), String> {
+        for (index, entry) in node.applied_by_last_input() {
+            let index = *index;
+            let committed = self.committed.entry(index).or_insert_with(|| Committed {
+                entry: entry.clone(),
                 node: id,
                 term_seen: node.term(),
             });
-            if committed.entry != entry {
+            if committed.entry != *entry {
                 return Err(format!(
                     "{at}: state-machine safety: applied {entry:?} at index {index}, but node {} applied {:?} there",
                     committed.node, committed.entry
                 ));
             }
-            if let Payload::Client(request) = entry.payload {
+            if let Payload::Client(request) = &entry.payload {
                 self.requests.entry(request.id).or_insert(index);
             }
         }
@@ -193,7 +221,7 @@ impl RaftMonitor {
         &mut self,
         at: &str,
         id: NodeId,
-        node: &RaftNode,
+        node: &RaftNode<A>,
     ) -> Result<(), String> {
         let term = node.term();
         let Some(seen) = self.seen.get_mut(&id) else {
@@ -221,8 +249,11 @@ impl RaftMonitor {
     }
 }
 
-impl crate::sim::Monitor<RaftNode> for RaftMonitor {
-    fn after(&mut self, now: Time, id: NodeId, node: &RaftNode) -> Result<(), String> {
+impl<A: App> crate::sim::Monitor<RaftNode<A>> for RaftMonitor<A>
+where
+    RaftNode<A>: crate::protocol::Node,
+{
+    fn after(&mut self, now: Time, id: NodeId, node: &RaftNode<A>) -> Result<(), String> {
         self.check(now, id, node)
     }
 }

@@ -15,15 +15,20 @@
 //! | 1   | term/vote    | term `u64`, votedFor `opt_i64`                |
 //! | 2   | append       | first index `u64`, count `u64`, entries       |
 //! | 3   | truncate     | first removed index `u64`                     |
-//! | 4   | snapshot     | index, term, map length + pairs, session length + sessions |
+//! | 4   | snapshot     | index `u64`, term `u64`, then [`App::snapshot`]'s bytes to the record's end |
+//!
+//! An entry is its term `u64`, then a payload tag: 0 for a no-op, 1 for a
+//! client's command, followed by client `u64`, seq `u64` and
+//! [`App::encode_command`]'s bytes. For the [`Register`](crate::register::Register)
+//! this is byte for byte the layout of the time before `App` existed, so
+//! old logs still open.
 
 use std::io;
 
 use super::log::Log;
-use super::state_machine::{Session, StateMachine};
-use super::{Entry, LogIndex, Payload, Snapshot, Term};
-use crate::durable::{Decoder, Encoder, decode_command, encode_command};
-use crate::protocol::{NodeId, Rejection, Reply, Request, RequestId};
+use super::{App, Entry, LogIndex, Payload, Snapshot, Term};
+use crate::durable::{Decoder, Encoder};
+use crate::protocol::{NodeId, Request, RequestId};
 
 const TERM_VOTE: u8 = 1;
 const APPEND: u8 = 2;
@@ -44,13 +49,13 @@ pub(crate) fn term_vote(term: Term, voted_for: Option<NodeId>) -> Vec<u8> {
 }
 
 /// Entries `first, first + 1, …` (replacing any entries from `first` on).
-pub(crate) fn append(first: LogIndex, entries: &[Entry]) -> Vec<u8> {
+pub(crate) fn append<A: App>(first: LogIndex, entries: &[Entry<A::Command>]) -> Vec<u8> {
     let mut e = Encoder::new()
         .u8(APPEND)
         .u64(first)
         .u64(entries.len() as u64);
     for entry in entries {
-        e = encode_entry(e, entry);
+        e = encode_entry::<A>(e, entry);
     }
     e.finish()
 }
@@ -61,31 +66,24 @@ pub(crate) fn truncate(from: LogIndex) -> Vec<u8> {
 }
 
 /// A snapshot (the log prefix it covers is gone).
-pub(crate) fn snapshot(s: &Snapshot) -> Vec<u8> {
-    let mut e = Encoder::new()
+pub(crate) fn snapshot<A: App>(s: &Snapshot<A>) -> Vec<u8> {
+    Encoder::new()
         .u8(SNAPSHOT)
         .u64(s.last_index)
         .u64(s.last_term)
-        .u64(s.state.kv.len() as u64);
-    for (&k, &v) in &s.state.kv {
-        e = e.u64(k.into()).i64(v);
-    }
-    e = e.u64(s.state.sessions.len() as u64);
-    for (&client, session) in &s.state.sessions {
-        e = encode_reply(e.u64(client).u64(session.seq), &session.reply);
-    }
-    e.finish()
+        .tail(&s.state.snapshot())
+        .finish()
 }
 
-fn encode_entry(e: Encoder, entry: &Entry) -> Encoder {
+fn encode_entry<A: App>(e: Encoder, entry: &Entry<A::Command>) -> Encoder {
     let e = e.u64(entry.term);
     match &entry.payload {
         Payload::Noop => e.u8(0),
-        Payload::Client(r) => encode_command(e.u8(1).u64(r.id.client).u64(r.id.seq), &r.command),
+        Payload::Client(r) => A::encode_command(&r.command, e.u8(1).u64(r.id.client).u64(r.id.seq)),
     }
 }
 
-fn decode_entry(d: &mut Decoder<'_>) -> io::Result<Entry> {
+fn decode_entry<A: App>(d: &mut Decoder<'_>) -> io::Result<Entry<A::Command>> {
     let term = d.u64()?;
     let payload = match d.u8()? {
         0 => Payload::Noop,
@@ -94,7 +92,7 @@ fn decode_entry(d: &mut Decoder<'_>) -> io::Result<Entry> {
                 client: d.u64()?,
                 seq: d.u64()?,
             };
-            let command = decode_command(d)?;
+            let command = A::decode_command(d)?;
             Payload::Client(Request { id, command })
         }
         t => return Err(corrupt(format!("unknown entry payload tag {t}"))),
@@ -106,49 +104,10 @@ fn node_id(v: i64) -> io::Result<NodeId> {
     NodeId::try_from(v).map_err(|_| corrupt(format!("bad node id {v}")))
 }
 
-fn encode_reply(e: Encoder, reply: &Reply) -> Encoder {
-    match *reply {
-        Reply::Read(v) => e.u8(0).opt_i64(v),
-        Reply::Done => e.u8(1),
-        Reply::Rejected(Rejection::NotLeader { leader }) => {
-            e.u8(2).opt_i64(leader.map(|l| l as i64))
-        }
-        Reply::Rejected(Rejection::CasMismatch { found }) => e.u8(3).opt_i64(found),
-        Reply::Rejected(Rejection::Unavailable) => e.u8(4),
-        Reply::Uncertain => e.u8(5),
-    }
-}
-
-fn decode_reply(d: &mut Decoder<'_>) -> io::Result<Reply> {
-    Ok(match d.u8()? {
-        0 => Reply::Read(d.opt_i64()?),
-        1 => Reply::Done,
-        2 => Reply::Rejected(Rejection::NotLeader {
-            leader: d.opt_i64()?.map(node_id).transpose()?,
-        }),
-        3 => Reply::Rejected(Rejection::CasMismatch {
-            found: d.opt_i64()?,
-        }),
-        4 => Reply::Rejected(Rejection::Unavailable),
-        5 => Reply::Uncertain,
-        t => return Err(corrupt(format!("unknown reply tag {t}"))),
-    })
-}
-
-fn decode_snapshot(d: &mut Decoder<'_>) -> io::Result<Snapshot> {
+fn decode_snapshot<A: App>(d: &mut Decoder<'_>) -> io::Result<Snapshot<A>> {
     let last_index = d.u64()?;
     let last_term = d.u64()?;
-    let mut state = StateMachine::default();
-    for _ in 0..d.u64()? {
-        let key = u32::try_from(d.u64()?).map_err(|e| corrupt(e.to_string()))?;
-        state.kv.insert(key, d.i64()?);
-    }
-    for _ in 0..d.u64()? {
-        let client = d.u64()?;
-        let seq = d.u64()?;
-        let reply = decode_reply(d)?;
-        state.sessions.insert(client, Session { seq, reply });
-    }
+    let state = A::restore(d.rest())?;
     Ok(Snapshot {
         last_index,
         last_term,
@@ -157,12 +116,12 @@ fn decode_snapshot(d: &mut Decoder<'_>) -> io::Result<Snapshot> {
 }
 
 /// What a replay of the records rebuilds (invariant 1).
-#[derive(Debug, Default)]
-pub(crate) struct Recovered {
+#[derive(Debug)]
+pub(crate) struct Recovered<A: App> {
     pub(crate) term: Term,
     pub(crate) voted_for: Option<NodeId>,
-    pub(crate) log: Log,
-    pub(crate) snapshot: Snapshot,
+    pub(crate) log: Log<A::Command>,
+    pub(crate) snapshot: Snapshot<A>,
 }
 
 /// Replays `records` in order.
@@ -171,8 +130,13 @@ pub(crate) struct Recovered {
 ///
 /// [`io::ErrorKind::InvalidData`] for a record that does not decode or an
 /// append that would leave a gap in the log.
-pub(crate) fn replay(records: &[Vec<u8>]) -> io::Result<Recovered> {
-    let mut r = Recovered::default();
+pub(crate) fn replay<A: App>(records: &[Vec<u8>]) -> io::Result<Recovered<A>> {
+    let mut r = Recovered {
+        term: 0,
+        voted_for: None,
+        log: Log::default(),
+        snapshot: Snapshot::<A>::default(),
+    };
     for (n, record) in records.iter().enumerate() {
         let mut d = Decoder::new(record);
         match d.u8()? {
@@ -193,7 +157,7 @@ pub(crate) fn replay(records: &[Vec<u8>]) -> io::Result<Recovered> {
                     r.log.truncate_from(first);
                 }
                 for index in first..first.saturating_add(count) {
-                    let entry = decode_entry(&mut d)?;
+                    let entry = decode_entry::<A>(&mut d)?;
                     if index > r.log.last_index() {
                         r.log.push(entry);
                     }
@@ -206,7 +170,7 @@ pub(crate) fn replay(records: &[Vec<u8>]) -> io::Result<Recovered> {
                 }
             }
             SNAPSHOT => {
-                let s = decode_snapshot(&mut d)?;
+                let s = decode_snapshot::<A>(&mut d)?;
                 r.log.compact_to(s.last_index, s.last_term);
                 r.snapshot = s;
             }
@@ -220,7 +184,8 @@ pub(crate) fn replay(records: &[Vec<u8>]) -> io::Result<Recovered> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Command;
+    use crate::protocol::{Command, Rejection, Reply};
+    use crate::register::{Register, Session};
 
     fn entry(term: Term, client: u64) -> Entry {
         Entry {
@@ -237,7 +202,7 @@ mod tests {
 
     #[test]
     fn replay_rebuilds_term_vote_log_and_snapshot() {
-        let mut sm = StateMachine::default();
+        let mut sm = Register::default();
         sm.kv.insert(3, -4);
         sm.sessions.insert(
             9,
@@ -253,9 +218,9 @@ mod tests {
         };
         let records = vec![
             term_vote(1, Some(2)),
-            append(1, &[entry(1, 1), entry(1, 2), entry(1, 3)]),
+            append::<Register>(1, &[entry(1, 1), entry(1, 2), entry(1, 3)]),
             truncate(3),
-            append(
+            append::<Register>(
                 3,
                 &[
                     entry(2, 4),
@@ -268,7 +233,7 @@ mod tests {
             snapshot(&snap),
             term_vote(3, None),
         ];
-        let r = replay(&records).unwrap();
+        let r = replay::<Register>(&records).unwrap();
         assert_eq!(r.term, 3);
         assert_eq!(r.voted_for, None);
         assert_eq!(r.snapshot, snap);
@@ -279,9 +244,9 @@ mod tests {
 
     #[test]
     fn a_gap_is_an_error_not_a_panic() {
-        let err = replay(&[append(5, &[entry(1, 1)])]).unwrap_err();
+        let err = replay::<Register>(&[append::<Register>(5, &[entry(1, 1)])]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-        assert!(replay(&[vec![APPEND, 1]]).is_err());
-        assert!(replay(&[vec![99]]).is_err());
+        assert!(replay::<Register>(&[vec![APPEND, 1]]).is_err());
+        assert!(replay::<Register>(&[vec![99]]).is_err());
     }
 }

@@ -9,21 +9,39 @@ use super::*;
 
 /// Delivers messages after a fixed latency (plus a little deterministic
 /// jitter), fires timeouts, and checks every node with a monitor.
-struct Pump {
+struct Pump<A: App = Register> {
     config: RaftConfig,
-    nodes: Vec<Option<RaftNode>>,
+    nodes: Vec<Option<RaftNode<A>>>,
     disks: Vec<SimDisk>,
-    queue: BTreeMap<(Time, u64), (NodeId, NodeId, RaftMessage)>,
+    queue: BTreeMap<(Time, u64), (NodeId, NodeId, RaftMessage<A>)>,
     cut: BTreeSet<NodeId>,
     now: Time,
     seq: u64,
     starts: u64,
-    replies: BTreeMap<RequestId, Reply>,
-    monitor: RaftMonitor,
+    replies: BTreeMap<RequestId, ClientReply<A::Output>>,
+    monitor: RaftMonitor<A>,
 }
 
 impl Pump {
     fn new(n: usize, config: RaftConfig) -> Self {
+        Self::start(n, config)
+    }
+
+    /// The register's reply to `id`, as a client of [`Node`] hears it.
+    fn reply(&self, id: RequestId) -> Option<Reply> {
+        self.replies.get(&id).cloned().map(register_reply)
+    }
+
+    fn write(&mut self, client: u64, value: Value) -> RequestId {
+        let leader = self.leader().expect("a leader");
+        let id = self.submit(leader, client, 1, Command::Write { key: 1, value });
+        self.run_for(100_000);
+        id
+    }
+}
+
+impl<A: App> Pump<A> {
+    fn start(n: usize, config: RaftConfig) -> Self {
         let mut pump = Pump {
             config,
             nodes: (0..n).map(|_| None).collect(),
@@ -34,7 +52,7 @@ impl Pump {
             seq: 0,
             starts: 0,
             replies: BTreeMap::new(),
-            monitor: RaftMonitor::new(),
+            monitor: RaftMonitor::default(),
         };
         for id in 0..n {
             pump.restart(id);
@@ -50,7 +68,7 @@ impl Pump {
             entropy: splitmix64(self.starts),
         };
         let disk = Box::new(self.disks[id].clone());
-        let node = RaftNode::start(ctx, &self.config, disk, self.now).unwrap();
+        let node = RaftNode::open(ctx, &self.config, disk, self.now).unwrap();
         self.nodes[id] = Some(node);
         self.after(id);
     }
@@ -60,14 +78,14 @@ impl Pump {
         self.disks[id].crash(Crash::Torn { seed: self.now });
     }
 
-    fn node(&self, id: NodeId) -> &RaftNode {
+    fn node(&self, id: NodeId) -> &RaftNode<A> {
         self.nodes[id].as_ref().unwrap()
     }
 
     fn after(&mut self, id: NodeId) {
         let node = self.nodes[id].as_mut().unwrap();
         let mut out = Vec::new();
-        while let Some(o) = node.poll_output() {
+        while let Some(o) = node.poll_event() {
             out.push(o);
         }
         self.monitor
@@ -125,20 +143,13 @@ impl Pump {
             .max_by_key(|&i| self.node(i).term())
     }
 
-    fn submit(&mut self, to: NodeId, client: u64, seq: u64, command: Command) -> RequestId {
+    fn submit(&mut self, to: NodeId, client: u64, seq: u64, command: A::Command) -> RequestId {
         let id = RequestId { client, seq };
         self.nodes[to]
             .as_mut()
             .unwrap()
-            .handle_client(self.now, Request { id, command });
+            .handle_request(self.now, Request { id, command });
         self.after(to);
-        id
-    }
-
-    fn write(&mut self, client: u64, value: Value) -> RequestId {
-        let leader = self.leader().expect("a leader");
-        let id = self.submit(leader, client, 1, Command::Write { key: 1, value });
-        self.run_for(100_000);
         id
     }
 }
@@ -150,7 +161,7 @@ fn three_nodes_elect_one_leader_and_replicate_writes() {
     let leader = pump.leader().expect("a leader after 1 s");
     for v in 0..10 {
         let id = pump.write(100 + v as u64, v);
-        assert_eq!(pump.replies.get(&id), Some(&Reply::Done));
+        assert_eq!(pump.reply(id), Some(Reply::Done));
     }
     for i in 0..3 {
         assert_eq!(pump.node(i).state().get(&1), Some(&9), "node {i}");
@@ -161,12 +172,12 @@ fn three_nodes_elect_one_leader_and_replicate_writes() {
     }
     let r = pump.submit(leader, 1, 1, Command::Read { key: 1 });
     pump.run_for(50_000);
-    assert_eq!(pump.replies.get(&r), Some(&Reply::Read(Some(9))));
+    assert_eq!(pump.reply(r), Some(Reply::Read(Some(9))));
     let f = (leader + 1) % 3;
     let r = pump.submit(f, 1, 2, Command::Read { key: 1 });
     assert_eq!(
-        pump.replies.get(&r),
-        Some(&Reply::Rejected(Rejection::NotLeader {
+        pump.reply(r),
+        Some(Reply::Rejected(Rejection::NotLeader {
             leader: Some(leader)
         }))
     );
@@ -185,7 +196,7 @@ fn reads_through_the_log_see_the_last_write() {
     let last = pump.node(leader).last_log_index();
     let r = pump.submit(leader, 2, 1, Command::Read { key: 1 });
     pump.run_for(50_000);
-    assert_eq!(pump.replies.get(&r), Some(&Reply::Read(Some(42))));
+    assert_eq!(pump.reply(r), Some(Reply::Read(Some(42))));
     assert_eq!(pump.node(leader).last_log_index(), last + 1);
 }
 
@@ -204,11 +215,11 @@ fn a_retried_write_is_applied_once() {
     // The retry arrives while the first is in flight, and again later.
     pump.submit(leader, 7, 1, cas);
     pump.run_for(100_000);
-    assert_eq!(pump.replies.get(&id), Some(&Reply::Done));
+    assert_eq!(pump.reply(id), Some(Reply::Done));
     pump.write(8, 0);
     pump.replies.clear();
     pump.submit(leader, 7, 1, cas);
-    assert_eq!(pump.replies.get(&id), Some(&Reply::Done));
+    assert_eq!(pump.reply(id), Some(Reply::Done));
     pump.run_for(100_000);
     assert_eq!(pump.node(leader).state().get(&1), Some(&0), "applied once");
 }
@@ -303,4 +314,62 @@ fn election_timeouts_are_spread_over_the_range() {
         seen.insert(t / 30_000);
     }
     assert!(seen.len() >= 4, "timeouts cluster: {seen:?}");
+}
+
+/// The second application: a 3-node cluster replicates a [`Journal`]
+/// through elections, a partitioned follower caught up by InstallSnapshot,
+/// a crash and a restart from disk, and ends with every replica's snapshot
+/// bytes equal (App contract 1 and 2, through Raft).
+#[test]
+fn a_journal_replicates_and_every_replica_snapshots_the_same_bytes() {
+    use crate::journal::{Journal, JournalCommand, JournalOutput};
+    let config = RaftConfig {
+        snapshot_threshold_entries: 4,
+        ..RaftConfig::default()
+    };
+    let mut pump = Pump::<Journal>::start(3, config);
+    pump.run_for(1_000_000);
+    let leader = pump.leader().expect("a leader after 1 s");
+    let lagging = (leader + 1) % 3;
+    pump.cut.insert(lagging);
+    let mut appended = Vec::new();
+    for k in 0..10u64 {
+        let item = k as i64 * 7 - 20;
+        let id = pump.submit(leader, 1, k + 1, JournalCommand::Append { item });
+        pump.run_for(100_000);
+        let want = ClientReply::Applied(JournalOutput::Appended { position: k });
+        assert_eq!(pump.replies.get(&id), Some(&want), "append {k}");
+        appended.push(item);
+    }
+    // A retry is answered from the session table and appended once; one
+    // older than the client's last append is known applied, not where.
+    let retry = pump.submit(leader, 1, 10, JournalCommand::Append { item: 43 });
+    let want = ClientReply::Applied(JournalOutput::Appended { position: 9 });
+    assert_eq!(pump.replies.get(&retry), Some(&want));
+    let old = pump.submit(leader, 1, 3, JournalCommand::Append { item: -6 });
+    let want = ClientReply::Applied(JournalOutput::Forgotten);
+    assert_eq!(pump.replies.get(&old), Some(&want));
+    // Reads are served by ReadIndex, without a log entry.
+    let last = pump.node(leader).last_log_index();
+    let read = pump.submit(leader, 2, 1, JournalCommand::Read { position: 9 });
+    pump.run_for(100_000);
+    let want = ClientReply::Applied(JournalOutput::Item(Some(43)));
+    assert_eq!(pump.replies.get(&read), Some(&want));
+    assert_eq!(pump.node(leader).last_log_index(), last);
+    // The cut follower lags behind the compacted prefix: heal it, then
+    // crash and restart the third node, which restores from its disk.
+    assert!(pump.node(leader).snapshot_index() > pump.node(lagging).last_log_index());
+    pump.cut.clear();
+    pump.run_for(1_000_000);
+    let third = (leader + 2) % 3;
+    pump.crash(third);
+    pump.restart(third);
+    pump.run_for(2_000_000);
+    let bytes = pump.node(leader).state_machine().snapshot();
+    for i in 0..3 {
+        let node = pump.node(i);
+        assert_eq!(node.state_machine().items, appended, "node {i}");
+        assert_eq!(node.state_machine().snapshot(), bytes, "node {i}");
+        node.state_machine().check_invariants().unwrap();
+    }
 }
