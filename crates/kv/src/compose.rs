@@ -10,99 +10,48 @@ use std::sync::Arc;
 use crate::storage::Storage;
 
 // ANCHOR: blanket
-/// A boxed storage is a storage (so `Box<dyn Storage>` is one too).
-impl<S: Storage + ?Sized> Storage for Box<S> {
-    fn append(&self, name: &str, data: &[u8]) -> io::Result<u64> {
-        (**self).append(name, data)
-    }
-    fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        (**self).read_at(name, offset, buf)
-    }
-    fn len(&self, name: &str) -> io::Result<u64> {
-        (**self).len(name)
-    }
-    fn truncate(&self, name: &str, len: u64) -> io::Result<()> {
-        (**self).truncate(name, len)
-    }
-    fn sync(&self, name: &str) -> io::Result<()> {
-        (**self).sync(name)
-    }
-    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        (**self).rename(from, to)
-    }
-    fn remove(&self, name: &str) -> io::Result<()> {
-        (**self).remove(name)
-    }
-    fn list(&self) -> io::Result<Vec<String>> {
-        (**self).list()
-    }
-    fn sync_dir(&self) -> io::Result<()> {
-        (**self).sync_dir()
-    }
+/// Implements [`Storage`] for a pointer-like wrapper by forwarding every
+/// call to the storage it points to.
+macro_rules! forward_storage {
+    ($($header:tt)*) => {
+        $($header)* {
+            fn append(&self, name: &str, data: &[u8]) -> io::Result<u64> {
+                (**self).append(name, data)
+            }
+            fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+                (**self).read_at(name, offset, buf)
+            }
+            fn len(&self, name: &str) -> io::Result<u64> {
+                (**self).len(name)
+            }
+            fn truncate(&self, name: &str, len: u64) -> io::Result<()> {
+                (**self).truncate(name, len)
+            }
+            fn sync(&self, name: &str) -> io::Result<()> {
+                (**self).sync(name)
+            }
+            fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+                (**self).rename(from, to)
+            }
+            fn remove(&self, name: &str) -> io::Result<()> {
+                (**self).remove(name)
+            }
+            fn list(&self) -> io::Result<Vec<String>> {
+                (**self).list()
+            }
+            fn sync_dir(&self) -> io::Result<()> {
+                (**self).sync_dir()
+            }
+        }
+    };
 }
+
+// A boxed storage is a storage (so `Box<dyn Storage>` is one too), and so
+// are a shared one and a borrowed one.
+forward_storage!(impl<S: Storage + ?Sized> Storage for Box<S>);
+forward_storage!(impl<S: Storage + ?Sized> Storage for Arc<S>);
+forward_storage!(impl<S: Storage + ?Sized> Storage for &S);
 // ANCHOR_END: blanket
-
-/// A shared storage is a storage.
-impl<S: Storage + ?Sized> Storage for Arc<S> {
-    fn append(&self, name: &str, data: &[u8]) -> io::Result<u64> {
-        (**self).append(name, data)
-    }
-    fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        (**self).read_at(name, offset, buf)
-    }
-    fn len(&self, name: &str) -> io::Result<u64> {
-        (**self).len(name)
-    }
-    fn truncate(&self, name: &str, len: u64) -> io::Result<()> {
-        (**self).truncate(name, len)
-    }
-    fn sync(&self, name: &str) -> io::Result<()> {
-        (**self).sync(name)
-    }
-    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        (**self).rename(from, to)
-    }
-    fn remove(&self, name: &str) -> io::Result<()> {
-        (**self).remove(name)
-    }
-    fn list(&self) -> io::Result<Vec<String>> {
-        (**self).list()
-    }
-    fn sync_dir(&self) -> io::Result<()> {
-        (**self).sync_dir()
-    }
-}
-
-/// A borrowed storage is a storage.
-impl<S: Storage + ?Sized> Storage for &S {
-    fn append(&self, name: &str, data: &[u8]) -> io::Result<u64> {
-        (**self).append(name, data)
-    }
-    fn read_at(&self, name: &str, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        (**self).read_at(name, offset, buf)
-    }
-    fn len(&self, name: &str) -> io::Result<u64> {
-        (**self).len(name)
-    }
-    fn truncate(&self, name: &str, len: u64) -> io::Result<()> {
-        (**self).truncate(name, len)
-    }
-    fn sync(&self, name: &str) -> io::Result<()> {
-        (**self).sync(name)
-    }
-    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        (**self).rename(from, to)
-    }
-    fn remove(&self, name: &str) -> io::Result<()> {
-        (**self).remove(name)
-    }
-    fn list(&self) -> io::Result<Vec<String>> {
-        (**self).list()
-    }
-    fn sync_dir(&self) -> io::Result<()> {
-        (**self).sync_dir()
-    }
-}
 
 // ANCHOR: prefixed
 /// One namespace of a shared storage: every name is stored as
