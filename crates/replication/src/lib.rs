@@ -75,6 +75,7 @@ pub mod checkers;
 pub mod durable;
 pub mod history;
 pub mod journal;
+pub mod kv_app;
 pub mod linearizability;
 pub mod primary_backup;
 pub mod protocol;
