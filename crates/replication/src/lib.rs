@@ -10,7 +10,9 @@
 //!   snapshots: linearizable, as long as a majority is up and connected.
 //!   Raft replicates any [`raft::App`]; the store is the [`register`] (the
 //!   `u32 → i64` map with exactly-once client sessions), and the
-//!   [`journal`] (an append-only list) is a second application;
+//!   [`journal`] (an append-only list) is a second application, and
+//!   [`kv_app`] replicates a real `kv::Store` (Part II's log-structured
+//!   store) in the register's language (`sim run --protocol raft --app kv`);
 //! * [`quorum`] — Dynamo-style leaderless quorums (N, R, W, last writer
 //!   wins, read repair, hinted handoff): available, and not linearizable
 //!   even with R + W > N.
@@ -75,6 +77,7 @@ pub mod checkers;
 pub mod durable;
 pub mod history;
 pub mod journal;
+pub mod kv_app;
 pub mod linearizability;
 pub mod primary_backup;
 pub mod protocol;

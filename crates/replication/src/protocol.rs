@@ -224,6 +224,15 @@ pub trait Node: Sized {
     /// convergence checker.
     fn state(&self) -> BTreeMap<Key, Value>;
 
+    /// A digest of the replica's whole application state as bytes (for
+    /// Raft over a `kv::Store`, its checkpoint's), which replicas that
+    /// applied the same history share; `None` (the default) if the
+    /// protocol has no such bytes. The simulator compares the digests of
+    /// the nodes that are up after healing.
+    fn state_digest(&self) -> Option<u64> {
+        None
+    }
+
     /// A short description of the node's role for traces ("leader t3").
     fn role(&self) -> String;
 

@@ -112,7 +112,7 @@ fn node_id(v: i64) -> io::Result<NodeId> {
     NodeId::try_from(v).map_err(|_| corrupt(format!("bad node id {v}")))
 }
 
-fn encode_reply(e: Encoder, reply: &Reply) -> Encoder {
+pub(crate) fn encode_reply(e: Encoder, reply: &Reply) -> Encoder {
     match *reply {
         Reply::Read(v) => e.u8(0).opt_i64(v),
         Reply::Done => e.u8(1),
@@ -125,7 +125,7 @@ fn encode_reply(e: Encoder, reply: &Reply) -> Encoder {
     }
 }
 
-fn decode_reply(d: &mut Decoder<'_>) -> io::Result<Reply> {
+pub(crate) fn decode_reply(d: &mut Decoder<'_>) -> io::Result<Reply> {
     Ok(match d.u8()? {
         0 => Reply::Read(d.opt_i64()?),
         1 => Reply::Done,

@@ -1,5 +1,5 @@
 //! The `sim check` contract: a history file in, a verdict and an exit code
-//! out (0 linearizable, 1 not, 2 unknown, 3 unreadable).
+//! out (0 linearizable, 1 not, 2 unknown, 3 unreadable); and `sim run --app`.
 
 use std::process::Command;
 
@@ -76,4 +76,35 @@ fn malformed_files_name_the_line() {
     let (code, _, err) = sim_check(&twice, &[]);
     assert_eq!(code, 3);
     assert!(err.contains("still running"), "{err}");
+}
+
+/// `sim run` with its output and exit code.
+fn sim_run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .arg("run")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn app_kv_runs_a_real_store_and_its_replay_says_so() {
+    let (code, out, err) = sim_run(&["--protocol", "raft", "--app", "kv", "--seed", "3"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("checkpoints: equal digests"), "{out}");
+    assert!(out.contains("--app kv"), "{out}");
+    let (code, out, _) = sim_run(&["--protocol", "raft", "--seed", "3"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains("checkpoints:") && !out.contains("--app"),
+        "{out}"
+    );
+    let (code, _, err) = sim_run(&["--protocol", "async", "--app", "kv"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("--app kv needs --protocol raft"), "{err}");
 }

@@ -1,8 +1,8 @@
 //! `sim`: Strata's replication simulator and its checkers (issue 6).
 //!
 //! ```text
-//! sim run   --protocol async|raft|quorum [--nodes 5] [--seed N] [--faults SPEC] [--history FILE] [--trace FILE] …
-//! sim sweep --protocol async|raft|quorum [--seeds 1000] [--first-seed 0] [--jobs J] …
+//! sim run   --protocol async|raft|quorum [--app register|kv] [--nodes 5] [--seed N] [--faults SPEC] [--history FILE] [--trace FILE] …
+//! sim sweep --protocol async|raft|quorum [--app register|kv] [--seeds 1000] [--first-seed 0] [--jobs J] …
 //! sim check FILE [--budget STATES]
 //! ```
 //!
@@ -12,6 +12,10 @@
 //! the run's client history in the format `check` reads. `sweep` runs many
 //! seeds (in parallel, each deterministic) with a progress bar and prints
 //! the failing ones with their replay commands.
+//!
+//! `--app` chooses what Raft replicates: `register` (the default, an
+//! in-memory map) or `kv`, a real `kv::Store` (`replication::kv_app`),
+//! whose replicas must also end with equal checkpoint digests.
 //!
 //! `check` reads a history file (JSON lines, one event each, in real-time
 //! order; the format is in `replication::history::parse_jsonl`) and prints
@@ -32,6 +36,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use replication::checkers::lost_writes;
 use replication::history::parse_jsonl;
+use replication::kv_app::KvApp;
 use replication::linearizability::{Budget, Verdict, check};
 use replication::primary_backup::{PrimaryBackupConfig, PrimaryBackupNode};
 use replication::quorum::{QuorumConfig, QuorumMonitor, QuorumNode};
@@ -111,6 +116,14 @@ impl Protocol {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AppKind {
+    /// The in-memory `u32 → i64` map.
+    Register,
+    /// A real `kv::Store` per node (Raft only).
+    Kv,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Network {
     /// 0.5–2 ms, nothing lost.
     Reliable,
@@ -123,6 +136,9 @@ struct Setup {
     /// The replication protocol.
     #[arg(long, value_enum)]
     protocol: Protocol,
+    /// What Raft replicates (raft only).
+    #[arg(long, value_enum, default_value = "register")]
+    app: AppKind,
     /// Cluster size.
     #[arg(long, default_value_t = 5)]
     nodes: usize,
@@ -215,6 +231,9 @@ impl Setup {
         if self.read_from_backups {
             cmd.push_str(" --read-from-backups");
         }
+        if self.app == AppKind::Kv {
+            cmd.push_str(" --app kv");
+        }
         cmd
     }
 
@@ -228,6 +247,11 @@ impl Setup {
                     ..PrimaryBackupConfig::default()
                 },
                 vec![],
+            ),
+            Protocol::Raft if self.app == AppKind::Kv => run::<RaftNode<KvApp>>(
+                &config,
+                RaftConfig::default(),
+                vec![Box::new(RaftMonitor::<KvApp>::default())],
             ),
             Protocol::Raft => run::<RaftNode>(
                 &config,
@@ -301,10 +325,31 @@ fn summarize(report: &RunReport, out: &mut String) -> bool {
             Err(e) => format!("FAILED: {e}"),
         }
     );
+    if !report.digests.is_empty() {
+        let _ = writeln!(
+            out,
+            "checkpoints: {}",
+            if report.digests_agree() {
+                format!("equal digests {:016x}", report.digests[0].1)
+            } else {
+                format!("FAILED: digests differ {:x?}", report.digests)
+            }
+        );
+    }
     if let Some(v) = &report.violation {
         let _ = writeln!(out, "monitor: VIOLATION {v}");
     }
     report.passed() && lost.is_empty()
+}
+
+impl Setup {
+    /// Refuses `--app kv` for a protocol other than Raft.
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.app == AppKind::Kv && self.protocol != Protocol::Raft {
+            anyhow::bail!("--app kv needs --protocol raft (only Raft replicates an application)");
+        }
+        Ok(())
+    }
 }
 
 fn main() -> ExitCode {
@@ -314,13 +359,17 @@ fn main() -> ExitCode {
             seed,
             history,
             trace,
-        } => cmd_run(&setup, seed, history, trace),
+        } => setup
+            .validate()
+            .and_then(|()| cmd_run(&setup, seed, history, trace)),
         Command::Sweep {
             setup,
             seeds,
             first_seed,
             jobs,
-        } => cmd_sweep(&setup, first_seed, seeds, jobs),
+        } => setup
+            .validate()
+            .and_then(|()| cmd_sweep(&setup, first_seed, seeds, jobs)),
         Command::Check { file, budget } => run_check(&file, budget),
     };
     match result {

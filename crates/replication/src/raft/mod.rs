@@ -58,7 +58,7 @@
 //! use replication::raft::{RaftConfig, RaftNode};
 //!
 //! let ctx = NodeContext { id: 0, nodes: 1, entropy: 7 };
-//! let mut node = RaftNode::start(ctx, &RaftConfig::default(), Box::new(kv::SimDisk::new()), 0)?;
+//! let mut node = <RaftNode>::start(ctx, &RaftConfig::default(), Box::new(kv::SimDisk::new()), 0)?;
 //! let deadline = node.poll_timeout().expect("an election timer");
 //! node.handle_timeout(deadline);
 //! assert!(node.is_leader());
@@ -1396,8 +1396,29 @@ impl<A: App> RaftNode<A> {
 }
 
 // ---------------------------------------------------------------------------
-// The Node contract, for the register.
+// The Node contract, for applications that speak the register's language.
 // ---------------------------------------------------------------------------
+
+/// An [`App`] the simulator can run: it takes the register's commands and
+/// answers its replies, and shows its state as the register's map (what
+/// the convergence check compares). The [`Register`] is one; a store of
+/// another shape (`crate::kv_app::KvApp`, a real `kv::Store`) is another.
+pub trait RegisterApp: App<Command = Command, Output = Reply> {
+    /// Every key and its value, read from the application's state.
+    fn register_state(&self) -> BTreeMap<Key, Value>;
+
+    /// [`Node::state_digest`]: a digest of the state's bytes, if the
+    /// application has a byte image worth comparing (default: none).
+    fn state_digest(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl RegisterApp for Register {
+    fn register_state(&self) -> BTreeMap<Key, Value> {
+        self.kv.clone()
+    }
+}
 
 /// Raft's replies in the register's language: Raft's own answers become
 /// [`Reply`]'s rejections and `Uncertain`.
@@ -1409,8 +1430,8 @@ fn register_reply(reply: ClientReply<Reply>) -> Reply {
     }
 }
 
-impl Node for RaftNode<Register> {
-    type Message = RaftMessage;
+impl<A: RegisterApp> Node for RaftNode<A> {
+    type Message = RaftMessage<A>;
     type Config = RaftConfig;
 
     fn start(
@@ -1422,7 +1443,7 @@ impl Node for RaftNode<Register> {
         RaftNode::open(ctx, config, storage, now)
     }
 
-    fn handle_message(&mut self, now: Time, from: NodeId, msg: RaftMessage) {
+    fn handle_message(&mut self, now: Time, from: NodeId, msg: RaftMessage<A>) {
         RaftNode::handle_message(self, now, from, msg);
     }
 
@@ -1434,7 +1455,7 @@ impl Node for RaftNode<Register> {
         RaftNode::handle_timeout(self, now);
     }
 
-    fn poll_output(&mut self) -> Option<Output<RaftMessage>> {
+    fn poll_output(&mut self) -> Option<Output<RaftMessage<A>>> {
         Some(match self.poll_event()? {
             Output::Send { to, msg } => Output::Send { to, msg },
             Output::Reply { request, reply } => Output::Reply {
@@ -1449,7 +1470,11 @@ impl Node for RaftNode<Register> {
     }
 
     fn state(&self) -> BTreeMap<Key, Value> {
-        self.state.kv.clone()
+        self.state.register_state()
+    }
+
+    fn state_digest(&self) -> Option<u64> {
+        self.state.state_digest()
     }
 
     fn stopped(&self) -> Option<&str> {

@@ -288,13 +288,13 @@ fn bad_configuration_and_corrupt_storage_are_errors() {
         heartbeat_interval_us: 500_000,
         ..RaftConfig::default()
     };
-    let err = RaftNode::start(ctx.clone(), &bad, Box::new(SimDisk::new()), 0).unwrap_err();
+    let err = <RaftNode>::start(ctx.clone(), &bad, Box::new(SimDisk::new()), 0).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     let disk = SimDisk::new();
     let (mut log, _) = RecordLog::open(Box::new(disk.clone()), LOG_FILE).unwrap();
     log.append(&[42, 1, 2]).unwrap();
     log.sync().unwrap();
-    let err = RaftNode::start(ctx, &RaftConfig::default(), Box::new(disk), 0).unwrap_err();
+    let err = <RaftNode>::start(ctx, &RaftConfig::default(), Box::new(disk), 0).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
 }
 
@@ -308,7 +308,7 @@ fn election_timeouts_are_spread_over_the_range() {
             nodes: 3,
             entropy,
         };
-        let node = RaftNode::start(ctx, &config, Box::new(SimDisk::new()), 0).unwrap();
+        let node = <RaftNode>::start(ctx, &config, Box::new(SimDisk::new()), 0).unwrap();
         let t = node.poll_timeout().unwrap();
         assert!((150_000..=300_000).contains(&t), "{t}");
         seen.insert(t / 30_000);

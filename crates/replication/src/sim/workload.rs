@@ -435,6 +435,9 @@ pub struct RunReport {
     pub violation: Option<String>,
     /// The fault schedule that ran (drawn from the seed, or the script).
     pub schedule: Vec<(Time, Fault)>,
+    /// Each up node's [`Node::state_digest`] after the idle while (empty
+    /// for protocols without one); a pass needs them all equal.
+    pub digests: Vec<(NodeId, u64)>,
     /// Hash of the whole trace.
     pub trace_hash: u64,
     /// The trace, if asked for.
@@ -1044,6 +1047,9 @@ fn judge<N: Node>(
     // Convergence: after an idle while, replicas of each key agree.
     sim.run_until(sim.now() + SETTLE_US);
     let converged = convergence(&sim, 2 * config.workload.keys);
+    let digests = (0..sim.nodes())
+        .filter_map(|id| Some((id, sim.node(id)?.state_digest()?)))
+        .collect();
 
     let history = driver.history;
     debug_assert!(history.windows(2).all(|w| w[0].0 <= w[1].0));
@@ -1058,6 +1064,7 @@ fn judge<N: Node>(
         converged,
         violation: sim.violation().map(str::to_owned),
         schedule,
+        digests,
         trace_hash: sim.trace_hash(),
         trace: sim.trace().to_vec(),
         messages_delivered: sim.messages_delivered(),
@@ -1086,12 +1093,20 @@ fn convergence<N: Node>(sim: &Sim<N>, keys: u32) -> Result<(), Divergence> {
 
 impl RunReport {
     /// Whether every check passed: linearizable (an `Unknown` verdict is
-    /// not a pass), no monitor violation, served after healing, converged.
+    /// not a pass), no monitor violation, served after healing, converged,
+    /// and equal state digests.
     pub fn passed(&self) -> bool {
         matches!(self.linearizable, Verdict::Linearizable)
             && self.violation.is_none()
             && self.served_after_heal
             && self.converged.is_ok()
+            && self.digests_agree()
+    }
+
+    /// Whether every up node reported the same [`Node::state_digest`]
+    /// (vacuously true without digests).
+    pub fn digests_agree(&self) -> bool {
+        self.digests.windows(2).all(|w| w[0].1 == w[1].1)
     }
 
     /// The history as JSON lines, in the format `sim check` reads.
