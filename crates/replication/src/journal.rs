@@ -317,4 +317,21 @@ mod tests {
             crate::raft::check_contract(&Journal::default(), &requests).unwrap();
         }
     }
+
+    #[test]
+    fn a_session_past_the_end_breaks_invariant_2() {
+        let mut j = Journal::default();
+        j.apply(1, &append(7, 3, 10));
+        j.check_invariants().unwrap();
+        j.sessions.insert(7, (3, 1));
+        assert_eq!(
+            j.check_invariants(),
+            Err(JournalViolation::SessionPastEnd {
+                client: 7,
+                seq: 3,
+                position: 1,
+                len: 1
+            })
+        );
+    }
 }
