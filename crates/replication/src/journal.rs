@@ -94,18 +94,40 @@ impl Journal {
     ///
     /// # Errors
     ///
-    /// A message naming the client whose session points past the end.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    /// The client whose session points past the end.
+    pub fn check_invariants(&self) -> Result<(), JournalViolation> {
         let len = self.items.len() as u64;
-        for (client, &(seq, position)) in &self.sessions {
+        for (&client, &(seq, position)) in &self.sessions {
             if position >= len {
-                return Err(format!(
-                    "client {client}'s append {seq} is at position {position}, past the end ({len} items)"
-                ));
+                return Err(JournalViolation::SessionPastEnd {
+                    client,
+                    seq,
+                    position,
+                    len,
+                });
             }
         }
         Ok(())
     }
+}
+
+/// The first invariant of this module a [`Journal`] breaks, as found by
+/// [`Journal::check_invariants`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JournalViolation {
+    /// Invariant 2: a client's session names a position past the last item.
+    #[error("client {client}'s append {seq} is at position {position}, past the end ({len} items)")]
+    SessionPastEnd {
+        /// The client.
+        client: u64,
+        /// The sequence number of its last append.
+        seq: u64,
+        /// The position its session records.
+        position: u64,
+        /// How many items the journal holds.
+        len: u64,
+    },
 }
 
 impl App for Journal {
@@ -185,7 +207,9 @@ impl App for Journal {
             }
         }
         d.end()?;
-        journal.check_invariants().map_err(corrupt)?;
+        journal
+            .check_invariants()
+            .map_err(|e| corrupt(e.to_string()))?;
         Ok(journal)
     }
 
@@ -292,5 +316,22 @@ mod tests {
                 .collect();
             crate::raft::check_contract(&Journal::default(), &requests).unwrap();
         }
+    }
+
+    #[test]
+    fn a_session_past_the_end_breaks_invariant_2() {
+        let mut j = Journal::default();
+        j.apply(1, &append(7, 3, 10));
+        j.check_invariants().unwrap();
+        j.sessions.insert(7, (3, 1));
+        assert_eq!(
+            j.check_invariants(),
+            Err(JournalViolation::SessionPastEnd {
+                client: 7,
+                seq: 3,
+                position: 1,
+                len: 1
+            })
+        );
     }
 }

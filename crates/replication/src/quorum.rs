@@ -156,7 +156,6 @@
 mod store;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fmt;
 use std::io;
 
 use kv::Storage;
@@ -450,26 +449,74 @@ pub enum Message {
     },
 }
 
-/// A broken invariant, found by [`QuorumNode::check_invariants`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// The invariant's number in the [module documentation](self).
-    pub invariant: u8,
-    /// What exactly is wrong.
-    pub detail: String,
+/// The first broken invariant (numbered as in the [module
+/// documentation](self)), found by [`QuorumNode::check_invariants`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Violation {
+    /// Invariant 1: a node stores a key outside its preference list.
+    #[error(
+        "quorum invariant 1 broken: node {node} stores k{key} but is not in its preference list {owners:?}"
+    )]
+    NotOwner {
+        /// The node.
+        node: NodeId,
+        /// The key.
+        key: Key,
+        /// The key's preference list.
+        owners: Vec<NodeId>,
+    },
+    /// Invariant 3: a node holds a hint although it owns the key, or for a
+    /// node that does not.
+    #[error(
+        "quorum invariant 3 broken: node {node} holds a hint of k{key} for node {owner}; preference list {owners:?}"
+    )]
+    StrayHint {
+        /// The node holding the hint.
+        node: NodeId,
+        /// The key.
+        key: Key,
+        /// The node the hint is for.
+        owner: NodeId,
+        /// The key's preference list.
+        owners: Vec<NodeId>,
+    },
+    /// Invariant 6: a write answered `Done` with fewer than `W`
+    /// acknowledgements.
+    #[error(
+        "quorum invariant 6 broken: write op {op} answered Done with {counted} < W = {w} acknowledgements"
+    )]
+    WriteBelowW {
+        /// The coordinator's operation number.
+        op: u64,
+        /// Acknowledgements counted.
+        counted: usize,
+        /// The configured `W`.
+        w: usize,
+    },
+    /// Invariant 6: a read answered with fewer than `R` answers.
+    #[error("quorum invariant 6 broken: read op {op} answered with {answers} < R = {r} answers")]
+    ReadBelowR {
+        /// The coordinator's operation number.
+        op: u64,
+        /// Answers received.
+        answers: usize,
+        /// The configured `R`.
+        r: usize,
+    },
 }
 
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "quorum invariant {} broken: {}",
-            self.invariant, self.detail
-        )
+impl Violation {
+    /// The number of the broken invariant in the [module
+    /// documentation](self).
+    pub fn invariant(&self) -> u8 {
+        match self {
+            Violation::NotOwner { .. } => 1,
+            Violation::StrayHint { .. } => 3,
+            Violation::WriteBelowW { .. } | Violation::ReadBelowR { .. } => 6,
+        }
     }
 }
-
-impl std::error::Error for Violation {}
 
 /// Why a coordinator writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1106,53 +1153,35 @@ impl QuorumNode {
     ///
     /// The first broken invariant, naming the key, node or operation.
     pub fn check_invariants(&self) -> Result<(), Violation> {
-        let broken = |invariant, detail| Err(Violation { invariant, detail });
+        let node = self.id;
         for &key in self.durable.store().keys() {
             if !self.is_owner(key) {
-                return broken(
-                    1,
-                    format!(
-                        "node {} stores k{key} but is not in its preference list {:?}",
-                        self.id,
-                        self.owners(key)
-                    ),
-                );
+                let owners = self.owners(key);
+                return Err(Violation::NotOwner { node, key, owners });
             }
         }
         for &(owner, key) in self.durable.hints().keys() {
             let owners = self.owners(key);
             if owners.contains(&self.id) || !owners.contains(&owner) {
-                return broken(
-                    3,
-                    format!(
-                        "node {} holds a hint of k{key} for node {owner}; preference list {owners:?}",
-                        self.id
-                    ),
-                );
+                return Err(Violation::StrayHint {
+                    node,
+                    key,
+                    owner,
+                    owners,
+                });
             }
         }
-        for (op, write) in &self.writes {
+        for (&op, write) in &self.writes {
             let counted = write.counted(self.config.sloppy);
             if write.replied && counted < self.config.w {
-                return broken(
-                    6,
-                    format!(
-                        "write op {op} answered Done with {counted} < W = {} acknowledgements",
-                        self.config.w
-                    ),
-                );
+                let w = self.config.w;
+                return Err(Violation::WriteBelowW { op, counted, w });
             }
         }
-        for (op, read) in &self.reads {
+        for (&op, read) in &self.reads {
             if read.replied && read.answers.len() < self.config.r {
-                return broken(
-                    6,
-                    format!(
-                        "read op {op} answered with {} < R = {} answers",
-                        read.answers.len(),
-                        self.config.r
-                    ),
-                );
+                let (answers, r) = (read.answers.len(), self.config.r);
+                return Err(Violation::ReadBelowR { op, answers, r });
             }
         }
         Ok(())
@@ -1165,9 +1194,18 @@ impl QuorumNode {
 pub struct QuorumMonitor;
 
 impl crate::sim::Monitor<QuorumNode> for QuorumMonitor {
-    fn after(&mut self, now: Time, id: NodeId, node: &QuorumNode) -> Result<(), String> {
+    fn after(
+        &mut self,
+        now: Time,
+        id: NodeId,
+        node: &QuorumNode,
+    ) -> Result<(), crate::sim::MonitorError> {
         node.check_invariants()
-            .map_err(|v| format!("node {id} at {now} µs: {v}"))
+            .map_err(|violation| crate::sim::MonitorError::Quorum {
+                node: id,
+                now,
+                violation,
+            })
     }
 }
 

@@ -168,14 +168,23 @@ pub enum ClientReply<O> {
 /// # Errors
 ///
 /// The first broken contract, naming the step and the request.
-pub fn check_contract<A: App>(state: &A, requests: &[Request<A::Command>]) -> Result<(), String> {
+pub fn check_contract<A: App>(
+    state: &A,
+    requests: &[Request<A::Command>],
+) -> Result<(), ContractViolation> {
     let (mut a, mut b) = (state.clone(), state.clone());
     for (step, request) in requests.iter().enumerate() {
-        let at = format!("step {step} ({request:?})");
+        let at = || At {
+            step,
+            request: format!("{request:?}"),
+        };
         let bytes = a.snapshot();
-        let restored = A::restore(&bytes).map_err(|e| format!("{at}: restore failed: {e}"))?;
+        let restored = A::restore(&bytes).map_err(|e| ContractViolation::RestoreFailed {
+            at: at(),
+            error: e.to_string(),
+        })?;
         if restored != a || restored.snapshot() != bytes {
-            return Err(format!("{at}: restore(snapshot) differs from the state"));
+            return Err(ContractViolation::RestoreDiffers { at: at() });
         }
         for cut in 0..bytes.len() {
             let _ = A::restore(&bytes[..cut]);
@@ -187,25 +196,118 @@ pub fn check_contract<A: App>(state: &A, requests: &[Request<A::Command>]) -> Re
         .finish();
         let mut d = Decoder::new(&record);
         for _ in 0..2 {
-            let decoded = A::decode_command(&mut d).map_err(|e| format!("{at}: decode: {e}"))?;
+            let decoded = A::decode_command(&mut d).map_err(|e| ContractViolation::Decode {
+                at: at(),
+                error: e.to_string(),
+            })?;
             if decoded != request.command {
-                return Err(format!("{at}: command decoded as {decoded:?}"));
+                return Err(ContractViolation::DecodedAs {
+                    at: at(),
+                    decoded: format!("{decoded:?}"),
+                });
             }
         }
-        d.end().map_err(|e| format!("{at}: {e}"))?;
+        d.end().map_err(|e| ContractViolation::Trailing {
+            at: at(),
+            error: e.to_string(),
+        })?;
         let read = A::is_read(&request.command).then(|| (a.read(&request.command), a.clone()));
         let index = step as LogIndex + 1;
         let (out_a, out_b) = (a.apply(index, request), b.apply(index, request));
         if out_a != out_b || a != b {
-            return Err(format!("{at}: apply is not deterministic"));
+            return Err(ContractViolation::NotDeterministic { at: at() });
         }
         if let Some((answer, before)) = read
             && (answer != out_a || before != a)
         {
-            return Err(format!(
-                "{at}: read answered {answer:?} but apply {out_a:?}, or changed the state"
-            ));
+            return Err(ContractViolation::ReadDiffers {
+                at: at(),
+                answer: format!("{answer:?}"),
+                output: format!("{out_a:?}"),
+            });
         }
     }
     Ok(())
+}
+
+/// Where [`check_contract`] found a contract broken: the step (from 0) and
+/// the request's `Debug` text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    /// The position of the request in the list checked.
+    pub step: usize,
+    /// The request (`Debug`).
+    pub request: String,
+}
+
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "step {} ({})", self.step, self.request)
+    }
+}
+
+/// The first contract clause (numbered as in the [module
+/// documentation](self)) an application breaks, as found by
+/// [`check_contract`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ContractViolation {
+    /// Clause 1: two copies applying the same request gave different
+    /// outputs or states; `apply` must depend only on the state and the
+    /// request.
+    #[error("{at}: apply is not deterministic")]
+    NotDeterministic {
+        /// Where.
+        at: At,
+    },
+    /// Clause 2: `restore` refused the state's own snapshot.
+    #[error("{at}: restore failed: {error}")]
+    RestoreFailed {
+        /// Where.
+        at: At,
+        /// `restore`'s error, as text.
+        error: String,
+    },
+    /// Clause 2: `restore(snapshot)` is not the state, or snapshots to
+    /// other bytes.
+    #[error("{at}: restore(snapshot) differs from the state")]
+    RestoreDiffers {
+        /// Where.
+        at: At,
+    },
+    /// Clause 3: a command does not decode from its own encoding.
+    #[error("{at}: decode: {error}")]
+    Decode {
+        /// Where.
+        at: At,
+        /// The decoder's error, as text.
+        error: String,
+    },
+    /// Clause 3: a command decodes as another command.
+    #[error("{at}: command decoded as {decoded}")]
+    DecodedAs {
+        /// Where.
+        at: At,
+        /// What it decoded as (`Debug`).
+        decoded: String,
+    },
+    /// Clause 3: decoding did not consume exactly the command's bytes.
+    #[error("{at}: {error}")]
+    Trailing {
+        /// Where.
+        at: At,
+        /// The decoder's error, as text.
+        error: String,
+    },
+    /// Clause 5: a read's `read` answer differs from its `apply` output,
+    /// or `read` changed the state.
+    #[error("{at}: read answered {answer} but apply {output}, or changed the state")]
+    ReadDiffers {
+        /// Where.
+        at: At,
+        /// What `read` answered (`Debug`).
+        answer: String,
+        /// What `apply` returned (`Debug`).
+        output: String,
+    },
 }

@@ -143,17 +143,35 @@ impl<C: Clone> Log<C> {
     }
 
     /// Checks invariant 2.
-    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+    pub(crate) fn check_invariants(&self) -> Result<(), LogViolation> {
         let mut previous = self.snapshot_term;
         for (index, entry) in self.iter() {
             if entry.term < previous {
-                return Err(format!(
-                    "log entry {index} has term {} below its predecessor's {previous}",
-                    entry.term
-                ));
+                return Err(LogViolation::TermDecreases {
+                    index,
+                    term: entry.term,
+                    previous,
+                });
             }
             previous = entry.term;
         }
         Ok(())
     }
+}
+
+/// The first invariant of this module a Raft log breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogViolation {
+    /// Invariant 2: an entry's term is below its predecessor's (or the
+    /// snapshot's, for the first live entry).
+    #[error("log entry {index} has term {term} below its predecessor's {previous}")]
+    TermDecreases {
+        /// The entry's index.
+        index: LogIndex,
+        /// Its term.
+        term: Term,
+        /// The term before it.
+        previous: Term,
+    },
 }

@@ -79,9 +79,10 @@ use std::io;
 
 use kv::Storage;
 
-pub use self::app::{App, ClientReply, check_contract};
+pub use self::app::{App, ClientReply, ContractViolation, check_contract};
 use self::log::Log;
-pub use self::monitor::RaftMonitor;
+pub use self::log::LogViolation;
+pub use self::monitor::{RaftMonitor, RaftViolation};
 use crate::durable::RecordLog;
 use crate::protocol::{
     Command, Key, Node, NodeContext, NodeId, Output, Rejection, Reply, Request, RequestId, Time,
@@ -271,30 +272,97 @@ impl Default for RaftConfig {
 }
 
 impl RaftConfig {
-    /// Fails with a message naming the first parameter out of range.
+    /// Fails naming the first parameter out of range.
     ///
     /// # Errors
     ///
-    /// [`io::ErrorKind::InvalidInput`] naming the field.
-    pub fn validate(&self) -> io::Result<()> {
-        let bad = |what: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, what.to_owned()));
-        if self.election_timeout_min_us == 0
-            || self.election_timeout_min_us > self.election_timeout_max_us
-        {
-            return bad(
-                "election_timeout_min_us must be positive and at most election_timeout_max_us",
-            );
+    /// A [`ConfigError`] naming the field and its value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let (min, max) = (self.election_timeout_min_us, self.election_timeout_max_us);
+        if min == 0 || min > max {
+            return Err(ConfigError::ElectionTimeout { min, max });
         }
-        if self.heartbeat_interval_us == 0
-            || self.heartbeat_interval_us >= self.election_timeout_min_us
-        {
-            return bad("heartbeat_interval_us must be positive and below election_timeout_min_us");
+        let heartbeat = self.heartbeat_interval_us;
+        if heartbeat == 0 || heartbeat >= min {
+            return Err(ConfigError::Heartbeat { heartbeat, min });
         }
         if self.max_entries_per_append == 0 {
-            return bad("max_entries_per_append must be at least 1");
+            return Err(ConfigError::MaxEntriesPerAppend);
         }
         Ok(())
     }
+}
+
+/// A [`RaftConfig`] parameter out of range, found by
+/// [`RaftConfig::validate`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The election timeout range is empty or starts at 0.
+    #[error(
+        "election_timeout_min_us must be positive and at most election_timeout_max_us \
+         (got {min} and {max})"
+    )]
+    ElectionTimeout {
+        /// `election_timeout_min_us`.
+        min: Time,
+        /// `election_timeout_max_us`.
+        max: Time,
+    },
+    /// The heartbeat interval is 0 or not below the election timeout, so
+    /// followers would time out between heartbeats.
+    #[error(
+        "heartbeat_interval_us must be positive and below election_timeout_min_us \
+         (got {heartbeat} and {min})"
+    )]
+    Heartbeat {
+        /// `heartbeat_interval_us`.
+        heartbeat: Time,
+        /// `election_timeout_min_us`.
+        min: Time,
+    },
+    /// `max_entries_per_append` is 0, so a leader could never replicate.
+    #[error("max_entries_per_append must be at least 1")]
+    MaxEntriesPerAppend,
+}
+
+impl From<ConfigError> for io::Error {
+    fn from(e: ConfigError) -> Self {
+        io::Error::new(io::ErrorKind::InvalidInput, e)
+    }
+}
+
+/// The first node-local invariant (3 or 5 of the [module
+/// documentation](self)) a node breaks, as found by
+/// [`RaftNode::check_invariants`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeViolation {
+    /// Invariant 3: the node's log breaks its own invariant.
+    #[error("node {node}: {violation}")]
+    Log {
+        /// The node.
+        node: NodeId,
+        /// What is wrong with its log.
+        #[source]
+        violation: LogViolation,
+    },
+    /// Invariant 5: `snapshot <= applied == commit <= last` does not hold.
+    #[error(
+        "node {node}: want snapshot {snapshot} <= applied {applied} == commit {commit} <= last {last}"
+    )]
+    Progress {
+        /// The node.
+        node: NodeId,
+        /// Its snapshot index.
+        snapshot: LogIndex,
+        /// Its `last_applied`.
+        applied: LogIndex,
+        /// Its `commit_index`.
+        commit: LogIndex,
+        /// Its last log index.
+        last: LogIndex,
+    },
 }
 
 /// splitmix64's finaliser: a well-mixed 64-bit function of `x`.
@@ -494,12 +562,12 @@ impl<A: App> RaftNode<A> {
     ///
     /// # Errors
     ///
-    /// A message naming the node and the broken invariant.
-    pub fn check_invariants(&self) -> Result<(), String> {
-        let id = self.id;
+    /// The broken invariant, naming the node.
+    pub fn check_invariants(&self) -> Result<(), NodeViolation> {
+        let node = self.id;
         self.log
             .check_invariants()
-            .map_err(|e| format!("node {id}: {e}"))?;
+            .map_err(|violation| NodeViolation::Log { node, violation })?;
         let (s, a, c, l) = (
             self.log.snapshot_index,
             self.last_applied,
@@ -507,9 +575,13 @@ impl<A: App> RaftNode<A> {
             self.log.last_index(),
         );
         if !(s <= a && a == c && c <= l) {
-            return Err(format!(
-                "node {id}: want snapshot {s} <= applied {a} == commit {c} <= last {l}"
-            ));
+            return Err(NodeViolation::Progress {
+                node,
+                snapshot: s,
+                applied: a,
+                commit: c,
+                last: l,
+            });
         }
         Ok(())
     }

@@ -31,6 +31,112 @@ use super::{App, Entry, LogIndex, Payload, RaftNode, Term};
 use crate::protocol::{NodeId, RequestId, Time};
 use crate::register::Register;
 
+/// The first safety property a [`RaftMonitor`] saw broken, numbered as in
+/// the [module documentation](self). Every variant names the node that
+/// broke it and that node's term; entries and payloads are kept as their
+/// `Debug` text, so the type does not depend on the application.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RaftViolation {
+    /// Property 1: two nodes led one term.
+    #[error(
+        "node {node} (term {term}): election safety: nodes {first} and {node} both led term {term}"
+    )]
+    ElectionSafety {
+        /// The second leader of the term.
+        node: NodeId,
+        /// The term.
+        term: Term,
+        /// The node first seen leading it.
+        first: NodeId,
+    },
+    /// Property 2: one `(index, term)` pair names two different entries.
+    #[error(
+        "node {node} (term {term}): log matching: index {index} term {entry_term} holds {here} here but {there} on node {first}"
+    )]
+    LogMatching {
+        /// The node holding the differing entry.
+        node: NodeId,
+        /// Its current term.
+        term: Term,
+        /// The index of the pair.
+        index: LogIndex,
+        /// The term of the pair.
+        entry_term: Term,
+        /// The payload `node` holds there (`Debug`).
+        here: String,
+        /// The payload first seen there (`Debug`).
+        there: String,
+        /// The node it was first seen on.
+        first: NodeId,
+    },
+    /// Property 3: a new leader lacks an entry committed in an earlier term.
+    #[error(
+        "node {node} (term {term}): leader completeness: new leader of term {term} holds {held} at index {index}, \
+         but {committed} committed there (applied by node {applied_by} in term {applied_in})"
+    )]
+    LeaderCompleteness {
+        /// The new leader.
+        node: NodeId,
+        /// The term it leads.
+        term: Term,
+        /// The index where its log differs.
+        index: LogIndex,
+        /// What it holds there (`Debug` of an `Option<&Entry>`).
+        held: String,
+        /// The committed entry (`Debug`).
+        committed: String,
+        /// The node first seen applying it.
+        applied_by: NodeId,
+        /// That node's term then.
+        applied_in: Term,
+    },
+    /// Property 4: two nodes applied different entries at one index.
+    #[error(
+        "node {node} (term {term}): state-machine safety: applied {applied} at index {index}, but node {first} applied {first_applied} there"
+    )]
+    StateMachineSafety {
+        /// The node that applied the second entry.
+        node: NodeId,
+        /// Its current term.
+        term: Term,
+        /// The index.
+        index: LogIndex,
+        /// What `node` applied (`Debug`).
+        applied: String,
+        /// The node first seen applying at `index`.
+        first: NodeId,
+        /// What it applied (`Debug`).
+        first_applied: String,
+    },
+    /// Property 5: a node's term decreased.
+    #[error(
+        "node {node} (term {to}): term went back from {from} to {to} (currentTerm must be durable)"
+    )]
+    TermWentBack {
+        /// The node.
+        node: NodeId,
+        /// The term last seen.
+        from: Term,
+        /// Its term now.
+        to: Term,
+    },
+    /// Property 5: a node's commit index decreased within one incarnation.
+    #[error(
+        "node {node} (term {term}): commit index went back from {from} to {to} without a restart"
+    )]
+    CommitWentBack {
+        /// The node.
+        node: NodeId,
+        /// Its current term.
+        term: Term,
+        /// The commit index last seen.
+        from: LogIndex,
+        /// Its commit index now.
+        to: LogIndex,
+    },
+}
+
 /// An entry known to be committed.
 #[derive(Debug, Clone)]
 struct Committed<C> {
@@ -117,16 +223,20 @@ impl<A: App> RaftMonitor<A> {
     ///
     /// The first violated property, naming the node, term and index (the
     /// simulator adds the time).
-    pub fn check(&mut self, _now: Time, id: NodeId, node: &RaftNode<A>) -> Result<(), String> {
-        let at = format!("node {id} (term {})", node.term());
-        self.check_monotone(&at, id, node)?;
-        self.check_election(&at, id, node)?;
-        self.check_log_matching(&at, id, node)?;
-        self.check_applied(&at, id, node)?;
-        self.check_leader_completeness(&at, id, node)
+    pub fn check(
+        &mut self,
+        _now: Time,
+        id: NodeId,
+        node: &RaftNode<A>,
+    ) -> Result<(), RaftViolation> {
+        self.check_monotone(id, node)?;
+        self.check_election(id, node)?;
+        self.check_log_matching(id, node)?;
+        self.check_applied(id, node)?;
+        self.check_leader_completeness(id, node)
     }
 
-    fn check_monotone(&mut self, at: &str, id: NodeId, node: &RaftNode<A>) -> Result<(), String> {
+    fn check_monotone(&mut self, id: NodeId, node: &RaftNode<A>) -> Result<(), RaftViolation> {
         let now = Seen {
             incarnation: node.incarnation(),
             term: node.term(),
@@ -137,16 +247,19 @@ impl<A: App> RaftMonitor<A> {
             return Ok(());
         };
         if now.term < before.term {
-            return Err(format!(
-                "{at}: term went back from {} to {} (currentTerm must be durable)",
-                before.term, now.term
-            ));
+            return Err(RaftViolation::TermWentBack {
+                node: id,
+                from: before.term,
+                to: now.term,
+            });
         }
         if now.incarnation == before.incarnation && now.commit < before.commit {
-            return Err(format!(
-                "{at}: commit index went back from {} to {} without a restart",
-                before.commit, now.commit
-            ));
+            return Err(RaftViolation::CommitWentBack {
+                node: id,
+                term: now.term,
+                from: before.commit,
+                to: now.commit,
+            });
         }
         if let Some(seen) = self.seen.get_mut(&id) {
             seen.led = before.led.filter(|_| now.incarnation == before.incarnation);
@@ -154,26 +267,22 @@ impl<A: App> RaftMonitor<A> {
         Ok(())
     }
 
-    fn check_election(&mut self, at: &str, id: NodeId, node: &RaftNode<A>) -> Result<(), String> {
+    fn check_election(&mut self, id: NodeId, node: &RaftNode<A>) -> Result<(), RaftViolation> {
         if !node.is_leader() {
             return Ok(());
         }
         let leader = *self.leaders.entry(node.term()).or_insert(id);
         if leader != id {
-            return Err(format!(
-                "{at}: election safety: nodes {leader} and {id} both led term {}",
-                node.term()
-            ));
+            return Err(RaftViolation::ElectionSafety {
+                node: id,
+                term: node.term(),
+                first: leader,
+            });
         }
         Ok(())
     }
 
-    fn check_log_matching(
-        &mut self,
-        at: &str,
-        id: NodeId,
-        node: &RaftNode<A>,
-    ) -> Result<(), String> {
+    fn check_log_matching(&mut self, id: NodeId, node: &RaftNode<A>) -> Result<(), RaftViolation> {
         let Some(from) = node.log_changed_from() else {
             return Ok(());
         };
@@ -187,16 +296,21 @@ impl<A: App> RaftMonitor<A> {
                 .entry((index, entry.term))
                 .or_insert_with(|| (entry.payload.clone(), id));
             if *payload != entry.payload {
-                return Err(format!(
-                    "{at}: log matching: index {index} term {} holds {:?} here but {payload:?} on node {first}",
-                    entry.term, entry.payload
-                ));
+                return Err(RaftViolation::LogMatching {
+                    node: id,
+                    term: node.term(),
+                    index,
+                    entry_term: entry.term,
+                    here: format!("{:?}", entry.payload),
+                    there: format!("{payload:?}"),
+                    first: *first,
+                });
             }
         }
         Ok(())
     }
 
-    fn check_applied(&mut self, at: &str, id: NodeId, node: &RaftNode<A>) -> Result<(), String> {
+    fn check_applied(&mut self, id: NodeId, node: &RaftNode<A>) -> Result<(), RaftViolation> {
         for (index, entry) in node.applied_by_last_input() {
             let index = *index;
             let committed = self.committed.entry(index).or_insert_with(|| Committed {
@@ -205,10 +319,14 @@ impl<A: App> RaftMonitor<A> {
                 term_seen: node.term(),
             });
             if committed.entry != *entry {
-                return Err(format!(
-                    "{at}: state-machine safety: applied {entry:?} at index {index}, but node {} applied {:?} there",
-                    committed.node, committed.entry
-                ));
+                return Err(RaftViolation::StateMachineSafety {
+                    node: id,
+                    term: node.term(),
+                    index,
+                    applied: format!("{entry:?}"),
+                    first: committed.node,
+                    first_applied: format!("{:?}", committed.entry),
+                });
             }
             if let Payload::Client(request) = &entry.payload {
                 self.requests.entry(request.id).or_insert(index);
@@ -219,10 +337,9 @@ impl<A: App> RaftMonitor<A> {
 
     fn check_leader_completeness(
         &mut self,
-        at: &str,
         id: NodeId,
         node: &RaftNode<A>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RaftViolation> {
         let term = node.term();
         let Some(seen) = self.seen.get_mut(&id) else {
             return Ok(());
@@ -238,11 +355,15 @@ impl<A: App> RaftMonitor<A> {
             }
             let held = node.entry(index);
             if held != Some(&c.entry) {
-                return Err(format!(
-                    "{at}: leader completeness: new leader of term {term} holds {held:?} at index {index}, \
-                     but {:?} committed there (applied by node {} in term {})",
-                    c.entry, c.node, c.term_seen
-                ));
+                return Err(RaftViolation::LeaderCompleteness {
+                    node: id,
+                    term,
+                    index,
+                    held: format!("{held:?}"),
+                    committed: format!("{:?}", c.entry),
+                    applied_by: c.node,
+                    applied_in: c.term_seen,
+                });
             }
         }
         Ok(())
@@ -253,7 +374,12 @@ impl<A: App> crate::sim::Monitor<RaftNode<A>> for RaftMonitor<A>
 where
     RaftNode<A>: crate::protocol::Node,
 {
-    fn after(&mut self, now: Time, id: NodeId, node: &RaftNode<A>) -> Result<(), String> {
-        self.check(now, id, node)
+    fn after(
+        &mut self,
+        now: Time,
+        id: NodeId,
+        node: &RaftNode<A>,
+    ) -> Result<(), crate::sim::MonitorError> {
+        Ok(self.check(now, id, node)?)
     }
 }

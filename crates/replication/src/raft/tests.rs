@@ -288,8 +288,32 @@ fn bad_configuration_and_corrupt_storage_are_errors() {
         heartbeat_interval_us: 500_000,
         ..RaftConfig::default()
     };
+    assert_eq!(
+        bad.validate(),
+        Err(ConfigError::Heartbeat {
+            heartbeat: 500_000,
+            min: 150_000
+        })
+    );
     let err = <RaftNode>::start(ctx.clone(), &bad, Box::new(SimDisk::new()), 0).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    let empty_range = RaftConfig {
+        election_timeout_min_us: 400_000,
+        election_timeout_max_us: 300_000,
+        ..RaftConfig::default()
+    };
+    assert_eq!(
+        empty_range.validate(),
+        Err(ConfigError::ElectionTimeout {
+            min: 400_000,
+            max: 300_000
+        })
+    );
+    let stuck = RaftConfig {
+        max_entries_per_append: 0,
+        ..RaftConfig::default()
+    };
+    assert_eq!(stuck.validate(), Err(ConfigError::MaxEntriesPerAppend));
     let disk = SimDisk::new();
     let (mut log, _) = RecordLog::open(Box::new(disk.clone()), LOG_FILE).unwrap();
     log.append(&[42, 1, 2]).unwrap();

@@ -211,8 +211,33 @@ pub trait Monitor<N: Node> {
     ///
     /// # Errors
     ///
-    /// A description of the rule broken, naming what broke it.
-    fn after(&mut self, now: Time, id: NodeId, node: &N) -> Result<(), String>;
+    /// The rule broken, naming what broke it.
+    fn after(&mut self, now: Time, id: NodeId, node: &N) -> Result<(), MonitorError>;
+}
+
+/// The rule a [`Monitor`] found broken. The simulator keeps its `Display`
+/// text (prefixed with the time) as the run's
+/// [`violation`](Sim::violation).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MonitorError {
+    /// One of Raft's safety properties (see [`RaftMonitor`](crate::raft::RaftMonitor)).
+    #[error(transparent)]
+    Raft(#[from] crate::raft::RaftViolation),
+    /// A node-local invariant of a quorum node, checked by
+    /// [`QuorumMonitor`](crate::quorum::QuorumMonitor).
+    #[error("node {node} at {now} µs: {violation}")]
+    Quorum {
+        /// The node that broke it.
+        node: NodeId,
+        /// When.
+        now: Time,
+        /// The invariant broken.
+        violation: crate::quorum::Violation,
+    },
+    /// A rule of a monitor written for one test or experiment.
+    #[error("{0}")]
+    Other(String),
 }
 
 enum EventKind<M> {
@@ -312,6 +337,8 @@ pub struct Sim<N: Node> {
     clogged: BTreeMap<(NodeId, NodeId), Time>,
     monitors: Vec<Box<dyn Monitor<N>>>,
     violation: Option<String>,
+    /// The typed form of `violation`, when a monitor reported it.
+    monitor_error: Option<MonitorError>,
     replies: Vec<(Time, NodeId, RequestId, Reply)>,
     next_client: u64,
     hash: Fnv,
@@ -360,6 +387,7 @@ impl<N: Node> Sim<N> {
             clogged: BTreeMap::new(),
             monitors: Vec::new(),
             violation: None,
+            monitor_error: None,
             replies: Vec::new(),
             next_client: 1 << 32,
             hash: Fnv::default(),
@@ -418,6 +446,13 @@ impl<N: Node> Sim<N> {
     /// The first rule a monitor reported broken, if any.
     pub fn violation(&self) -> Option<&str> {
         self.violation.as_deref()
+    }
+
+    /// The rule a monitor reported broken, typed, if a monitor stopped the
+    /// run ([`violation`](Sim::violation) also reports a node that could
+    /// not recover from its disk).
+    pub fn monitor_error(&self) -> Option<&MonitorError> {
+        self.monitor_error.as_ref()
     }
 
     /// Hash of every event processed so far (FNV-1a over times, endpoints
@@ -905,6 +940,7 @@ impl<N: Node> Sim<N> {
             for monitor in &mut self.monitors {
                 if let Err(e) = monitor.after(self.now, id, node) {
                     self.violation = Some(format!("t={} {e}", self.now));
+                    self.monitor_error = Some(e);
                     break;
                 }
             }

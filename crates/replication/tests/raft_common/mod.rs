@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use replication::protocol::{Command, NodeId, Reply, Request, RequestId, Time, Value};
 use replication::raft::{Entry, LogIndex, Payload, RaftConfig, RaftMonitor, RaftNode, Term};
-use replication::sim::{Monitor, NetworkConfig, Sim, SimConfig};
+use replication::sim::{Monitor, MonitorError, NetworkConfig, Sim, SimConfig};
 
 /// One millisecond of virtual time.
 pub const MS: Time = 1_000;
@@ -38,8 +38,8 @@ pub fn seeds() -> std::ops::Range<u64> {
 struct Shared(Rc<RefCell<RaftMonitor>>);
 
 impl Monitor<RaftNode> for Shared {
-    fn after(&mut self, now: Time, id: NodeId, node: &RaftNode) -> Result<(), String> {
-        self.0.borrow_mut().check(now, id, node)
+    fn after(&mut self, now: Time, id: NodeId, node: &RaftNode) -> Result<(), MonitorError> {
+        Ok(self.0.borrow_mut().check(now, id, node)?)
     }
 }
 
