@@ -66,18 +66,8 @@ impl Numbers {
     }
 }
 
-/// A count as the book prints it: 1,251.
-pub(crate) fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+/// A count as the book prints it (1,251): the figures' own label format.
+pub(crate) use crate::plot::thousands as count;
 
 #[cfg(test)]
 mod tests {

@@ -244,15 +244,7 @@ impl Sweep {
 
 /// A count as the book prints it: 1,000.
 fn count(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::plot::thousands(n as u64)
 }
 
 /// `n` of 1,000 as a whole percentage.
