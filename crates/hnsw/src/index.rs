@@ -240,18 +240,282 @@ impl Probe for Tracer<'_> {
     }
 }
 
-/// A broken invariant, as found by [`Hnsw::check_invariants`].
+/// A broken invariant, as found by [`Hnsw::check_invariants`]: which
+/// invariant of the module docs (see [`Violation::invariant`]), where, and
+/// with which numbers. Nodes are internal node numbers (insertion order
+/// since the last compaction); ids are the user's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// Which invariant of the module docs (1–5; 0 for internal bookkeeping).
-    pub invariant: u8,
-    /// What exactly is wrong, naming the node and the numbers.
-    pub detail: String,
+#[non_exhaustive]
+pub enum Violation {
+    /// Bookkeeping (invariant 0): the per-node arrays disagree on how many
+    /// nodes there are.
+    Arrays {
+        /// Nodes according to the id array.
+        nodes: usize,
+    },
+    /// Bookkeeping (invariant 0): a node's upper-layer link slots do not
+    /// match its level.
+    UpperSlots {
+        /// The node.
+        node: u32,
+        /// Its level.
+        level: usize,
+    },
+    /// Invariant 1: a node has more neighbours on a layer than the cap.
+    Degree {
+        /// The node.
+        node: u32,
+        /// The layer.
+        layer: usize,
+        /// Neighbours it has there.
+        count: usize,
+        /// `m0` on layer 0, `m` above.
+        cap: usize,
+    },
+    /// Invariant 2: a link to a node that does not exist.
+    LinkOutOfRange {
+        /// The node holding the link.
+        node: u32,
+        /// The layer.
+        layer: usize,
+        /// The node it links to.
+        neighbor: u32,
+        /// Nodes in the index.
+        nodes: usize,
+    },
+    /// Invariant 2: a node links to itself.
+    SelfLink {
+        /// The node.
+        node: u32,
+        /// The layer.
+        layer: usize,
+    },
+    /// Invariant 2: a node links twice to the same neighbour.
+    DuplicateLink {
+        /// The node.
+        node: u32,
+        /// The layer.
+        layer: usize,
+        /// The neighbour listed twice.
+        neighbor: u32,
+    },
+    /// Invariant 2: a link on a layer the neighbour does not live on.
+    LinkAboveLevel {
+        /// The node holding the link.
+        node: u32,
+        /// The layer of the link.
+        layer: usize,
+        /// The neighbour.
+        neighbor: u32,
+        /// The neighbour's level, below `layer`.
+        neighbor_level: usize,
+    },
+    /// Invariant 3: the index has nodes but no entry point.
+    NoEntryPoint {
+        /// Nodes in the index.
+        nodes: usize,
+    },
+    /// Invariant 3: the entry point is not a node.
+    EntryOutOfRange {
+        /// The entry point.
+        entry: u32,
+        /// Nodes in the index.
+        nodes: usize,
+    },
+    /// Invariant 3: the entry point is not of the highest level.
+    EntryNotTop {
+        /// The entry point.
+        entry: u32,
+        /// Its level.
+        level: usize,
+        /// The highest level of any node.
+        top: usize,
+    },
+    /// Invariant 4: an id maps to a node that does not hold it live.
+    IdMap {
+        /// The user's id.
+        id: u64,
+        /// The node it maps to.
+        node: u32,
+    },
+    /// Invariant 4: the number of live nodes and of live ids differ.
+    LiveCount {
+        /// Nodes not removed.
+        live_nodes: usize,
+        /// Ids in the id map.
+        live_ids: usize,
+    },
+    /// Invariant 5 (its spanning tree): the node without a parent is not the
+    /// entry point, or the entry point has a parent.
+    TreeRoot {
+        /// The node.
+        node: u32,
+        /// Its tree parent, if any.
+        parent: Option<u32>,
+        /// The entry point.
+        entry: Option<u32>,
+    },
+    /// Invariant 5 (its spanning tree): a node's tree parent does not link
+    /// to it on layer 0.
+    TreeParentLink {
+        /// The node.
+        node: u32,
+        /// Its tree parent.
+        parent: u32,
+    },
+    /// Invariant 5 (its spanning tree): a node's stored count of children
+    /// disagrees with the parents, or exceeds `m0`.
+    TreeChildren {
+        /// The node.
+        node: u32,
+        /// Children it stores.
+        stored: u32,
+        /// Nodes naming it as parent.
+        counted: u32,
+    },
+    /// Invariant 5 (its spanning tree): following tree parents from a node
+    /// goes round a cycle and never reaches the entry point.
+    TreeCycle {
+        /// A node on the cycle.
+        node: u32,
+    },
+    /// Invariant 5: a live node cannot be reached from the entry point on
+    /// layer 0.
+    Unreachable {
+        /// The node.
+        node: u32,
+        /// Its id.
+        id: u64,
+    },
+}
+
+impl Violation {
+    /// The number of the broken invariant in the module docs (1–5; 0 for
+    /// internal bookkeeping).
+    pub fn invariant(&self) -> u8 {
+        match self {
+            Violation::Arrays { .. } | Violation::UpperSlots { .. } => 0,
+            Violation::Degree { .. } => 1,
+            Violation::LinkOutOfRange { .. }
+            | Violation::SelfLink { .. }
+            | Violation::DuplicateLink { .. }
+            | Violation::LinkAboveLevel { .. } => 2,
+            Violation::NoEntryPoint { .. }
+            | Violation::EntryOutOfRange { .. }
+            | Violation::EntryNotTop { .. } => 3,
+            Violation::IdMap { .. } | Violation::LiveCount { .. } => 4,
+            Violation::TreeRoot { .. }
+            | Violation::TreeParentLink { .. }
+            | Violation::TreeChildren { .. }
+            | Violation::TreeCycle { .. }
+            | Violation::Unreachable { .. } => 5,
+        }
+    }
 }
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invariant {} broken: {}", self.invariant, self.detail)
+        let n = self.invariant();
+        match self {
+            Violation::Arrays { nodes } => write!(
+                f,
+                "bookkeeping broken: the node arrays disagree on the number of nodes ({nodes})"
+            ),
+            Violation::UpperSlots { node, level } => write!(
+                f,
+                "bookkeeping broken at node {node}: its upper link slots do not fit level {level}"
+            ),
+            Violation::Degree {
+                node,
+                layer,
+                count,
+                cap,
+            } => write!(
+                f,
+                "invariant {n} (degree) broken at node {node}: {count} neighbours on layer {layer}, cap {cap}"
+            ),
+            Violation::LinkOutOfRange {
+                node,
+                layer,
+                neighbor,
+                nodes,
+            } => write!(
+                f,
+                "invariant {n} (links) broken at node {node}: links on layer {layer} to {neighbor}, of {nodes} nodes"
+            ),
+            Violation::SelfLink { node, layer } => write!(
+                f,
+                "invariant {n} (links) broken at node {node}: links to itself on layer {layer}"
+            ),
+            Violation::DuplicateLink {
+                node,
+                layer,
+                neighbor,
+            } => write!(
+                f,
+                "invariant {n} (links) broken at node {node}: links twice to {neighbor} on layer {layer}"
+            ),
+            Violation::LinkAboveLevel {
+                node,
+                layer,
+                neighbor,
+                neighbor_level,
+            } => write!(
+                f,
+                "invariant {n} (links) broken at node {node}: links on layer {layer} to {neighbor}, of level {neighbor_level}"
+            ),
+            Violation::NoEntryPoint { nodes } => write!(
+                f,
+                "invariant {n} (entry point) broken: {nodes} nodes but no entry point"
+            ),
+            Violation::EntryOutOfRange { entry, nodes } => write!(
+                f,
+                "invariant {n} (entry point) broken: entry point {entry} of {nodes} nodes"
+            ),
+            Violation::EntryNotTop { entry, level, top } => write!(
+                f,
+                "invariant {n} (entry point) broken: entry point {entry} has level {level}, the top level is {top}"
+            ),
+            Violation::IdMap { id, node } => write!(
+                f,
+                "invariant {n} (ids) broken: id {id} maps to node {node}, which does not hold it live"
+            ),
+            Violation::LiveCount {
+                live_nodes,
+                live_ids,
+            } => write!(
+                f,
+                "invariant {n} (ids) broken: {live_nodes} live nodes but {live_ids} live ids"
+            ),
+            Violation::TreeRoot {
+                node,
+                parent,
+                entry,
+            } => write!(
+                f,
+                "invariant {n} (reachability tree) broken at node {node}: tree parent {parent:?}, entry point {entry:?}"
+            ),
+            Violation::TreeParentLink { node, parent } => write!(
+                f,
+                "invariant {n} (reachability tree) broken at node {node}: its tree parent {parent} does not link to it on layer 0"
+            ),
+            Violation::TreeChildren {
+                node,
+                stored,
+                counted,
+            } => write!(
+                f,
+                "invariant {n} (reachability tree) broken at node {node}: stores {stored} children, {counted} name it as parent"
+            ),
+            Violation::TreeCycle { node } => write!(
+                f,
+                "invariant {n} (reachability tree) broken at node {node}: its tree parents form a cycle"
+            ),
+            Violation::Unreachable { node, id } => write!(
+                f,
+                "invariant {n} (reachability) broken at node {node} (id {id}): not reachable from the entry point on layer 0"
+            ),
+        }
     }
 }
 
@@ -1114,7 +1378,6 @@ impl Hnsw {
     ///
     /// The [`Violation`], naming the node and the numbers.
     pub fn check_invariants(&self) -> std::result::Result<(), Violation> {
-        let fail = |invariant: u8, detail: String| Err(Violation { invariant, detail });
         let n = self.ids.len();
         let (m, m0) = (self.params.m, self.params.m0);
         if self.vectors.len() != n * self.dimension
@@ -1125,15 +1388,12 @@ impl Hnsw {
             || self.layer0.len() != n * (m0 + 1)
             || self.upper.len() != n
         {
-            return fail(0, format!("arrays disagree on the number of nodes ({n})"));
+            return Err(Violation::Arrays { nodes: n });
         }
         for node in 0..n as u32 {
             let level = self.levels[node as usize] as usize;
             if self.upper[node as usize].len() != level * (m + 1) {
-                return fail(
-                    0,
-                    format!("node {node}: upper links do not fit level {level}"),
-                );
+                return Err(Violation::UpperSlots { node, level });
             }
             for layer in 0..=level {
                 let cap = if layer == 0 { m0 } else { m };
@@ -1144,70 +1404,70 @@ impl Hnsw {
                     self.upper[node as usize][(layer - 1) * stride]
                 } as usize;
                 if count > cap {
-                    return fail(
-                        1,
-                        format!("node {node} has {count} neighbours on layer {layer}, cap {cap}"),
-                    );
+                    return Err(Violation::Degree {
+                        node,
+                        layer,
+                        count,
+                        cap,
+                    });
                 }
                 let links = self.neighbors(node, layer);
                 for (i, &neighbor) in links.iter().enumerate() {
                     if neighbor as usize >= n {
-                        return fail(2, format!("node {node} links to {neighbor} of {n} nodes"));
+                        return Err(Violation::LinkOutOfRange {
+                            node,
+                            layer,
+                            neighbor,
+                            nodes: n,
+                        });
                     }
                     if neighbor == node {
-                        return fail(2, format!("node {node} links to itself on layer {layer}"));
+                        return Err(Violation::SelfLink { node, layer });
                     }
                     if links[..i].contains(&neighbor) {
-                        return fail(
-                            2,
-                            format!("node {node} links twice to {neighbor} on layer {layer}"),
-                        );
+                        return Err(Violation::DuplicateLink {
+                            node,
+                            layer,
+                            neighbor,
+                        });
                     }
-                    let their_level = self.levels[neighbor as usize] as usize;
-                    if their_level < layer {
-                        return fail(
-                            2,
-                            format!(
-                                "node {node} links on layer {layer} to {neighbor}, of level {their_level}"
-                            ),
-                        );
+                    let neighbor_level = self.levels[neighbor as usize] as usize;
+                    if neighbor_level < layer {
+                        return Err(Violation::LinkAboveLevel {
+                            node,
+                            layer,
+                            neighbor,
+                            neighbor_level,
+                        });
                     }
                 }
             }
         }
         match self.entry {
-            None if n > 0 => return fail(3, format!("{n} nodes but no entry point")),
+            None if n > 0 => return Err(Violation::NoEntryPoint { nodes: n }),
             Some(entry) if entry as usize >= n => {
-                return fail(3, format!("entry point {entry} of {n} nodes"));
+                return Err(Violation::EntryOutOfRange { entry, nodes: n });
             }
             Some(entry) => {
-                let top = self.levels.iter().copied().max().unwrap_or(0);
-                if self.levels[entry as usize] != top {
-                    return fail(
-                        3,
-                        format!(
-                            "entry point {entry} has level {}, the top level is {top}",
-                            self.levels[entry as usize]
-                        ),
-                    );
+                let top = self.levels.iter().copied().max().unwrap_or(0) as usize;
+                let level = self.levels[entry as usize] as usize;
+                if level != top {
+                    return Err(Violation::EntryNotTop { entry, level, top });
                 }
             }
             None => {}
         }
         for (&id, &node) in &self.by_id {
             if node as usize >= n || self.ids[node as usize] != id || self.removed[node as usize] {
-                return fail(
-                    4,
-                    format!("id {id} maps to node {node}, which does not hold it live"),
-                );
+                return Err(Violation::IdMap { id, node });
             }
         }
-        let live = self.removed.iter().filter(|&&r| !r).count();
-        if live != self.by_id.len() {
-            return fail(
-                4,
-                format!("{live} live nodes but {} live ids", self.by_id.len()),
-            );
+        let live_nodes = self.removed.iter().filter(|&&r| !r).count();
+        if live_nodes != self.by_id.len() {
+            return Err(Violation::LiveCount {
+                live_nodes,
+                live_ids: self.by_id.len(),
+            });
         }
         self.check_tree()?;
         self.check_reachable()
@@ -1220,35 +1480,34 @@ impl Hnsw {
     /// has more than `m0` children, and following parents from any node
     /// ends at the root (no cycle).
     fn check_tree(&self) -> std::result::Result<(), Violation> {
-        let fail = |detail: String| {
-            Err(Violation {
-                invariant: 5,
-                detail,
-            })
-        };
         let n = self.ids.len();
         let mut children = vec![0u32; n];
         for node in 0..n as u32 {
             let parent = self.parent[node as usize];
             let is_root = self.entry == Some(node);
             if is_root != (parent == NO_PARENT) {
-                return fail(format!(
-                    "node {node}: tree parent {parent}, entry point {:?}",
-                    self.entry
-                ));
+                return Err(Violation::TreeRoot {
+                    node,
+                    parent: (parent != NO_PARENT).then_some(parent),
+                    entry: self.entry,
+                });
             }
             if parent == NO_PARENT {
                 continue;
             }
             if parent as usize >= n || !self.neighbors(parent, 0).contains(&node) {
-                return fail(format!(
-                    "tree parent {parent} of node {node} does not link to it"
-                ));
+                return Err(Violation::TreeParentLink { node, parent });
             }
             children[parent as usize] += 1;
         }
-        if children != self.children || children.iter().any(|&c| c as usize > self.params.m0) {
-            return fail("children counts disagree with the parents or exceed m0".into());
+        for (node, (&counted, &stored)) in children.iter().zip(&self.children).enumerate() {
+            if counted != stored || counted as usize > self.params.m0 {
+                return Err(Violation::TreeChildren {
+                    node: node as u32,
+                    stored,
+                    counted,
+                });
+            }
         }
         // 0: not yet seen, 1: on the current path, 2: leads to the root.
         let mut state = vec![0u8; n];
@@ -1264,7 +1523,7 @@ impl Hnsw {
                 }
             }
             if state[node] == 1 && self.parent[node] != NO_PARENT {
-                return fail(format!("the tree parents of node {node} form a cycle"));
+                return Err(Violation::TreeCycle { node: node as u32 });
             }
             for p in path {
                 state[p] = 2;
@@ -1289,14 +1548,123 @@ impl Hnsw {
             }
         }
         match (0..self.ids.len()).find(|&i| !seen[i] && !self.removed[i]) {
-            Some(node) => Err(Violation {
-                invariant: 5,
-                detail: format!(
-                    "live node {node} (id {}) is not reachable from the entry point on layer 0",
-                    self.ids[node]
-                ),
+            Some(node) => Err(Violation::Unreachable {
+                node: node as u32,
+                id: self.ids[node],
             }),
             None => Ok(()),
         }
+    }
+}
+
+/// The checker catches each kind of break: a sound index is corrupted by
+/// hand, one field at a time, and the checker must name what was broken.
+#[cfg(test)]
+mod checker_tests {
+    use super::*;
+
+    fn index() -> Hnsw {
+        let mut index = Hnsw::new(Metric::L2, 2, Params::new(4)).unwrap();
+        for id in 0..40u64 {
+            let x = id as f32;
+            index.insert(id, &[x.sin() * x, x.cos() * x]).unwrap();
+        }
+        index.check_invariants().unwrap();
+        index
+    }
+
+    /// Node `node`'s layer-0 slot: count, then links.
+    fn slot(index: &mut Hnsw, node: u32) -> &mut [u32] {
+        let stride = index.params.m0 + 1;
+        &mut index.layer0[node as usize * stride..][..stride]
+    }
+
+    #[test]
+    fn a_self_link_breaks_invariant_2() {
+        let mut index = index();
+        slot(&mut index, 5)[1] = 5;
+        let violation = index.check_invariants().unwrap_err();
+        assert_eq!(violation, Violation::SelfLink { node: 5, layer: 0 });
+        assert_eq!(violation.invariant(), 2);
+    }
+
+    #[test]
+    fn a_count_above_the_cap_breaks_invariant_1() {
+        let mut index = index();
+        let cap = index.params.m0;
+        slot(&mut index, 7)[0] = cap as u32 + 1;
+        let violation = index.check_invariants().unwrap_err();
+        assert_eq!(violation.invariant(), 1);
+        assert!(
+            matches!(violation, Violation::Degree { node: 7, layer: 0, count, .. } if count == cap + 1),
+            "{violation}"
+        );
+    }
+
+    #[test]
+    fn an_entry_point_below_the_top_breaks_invariant_3() {
+        let mut index = index();
+        let low = (0..index.ids.len() as u32)
+            .find(|&n| index.levels[n as usize] == 0)
+            .unwrap();
+        index.entry = Some(low);
+        let violation = index.check_invariants().unwrap_err();
+        assert_eq!(violation.invariant(), 3);
+        assert!(
+            matches!(violation, Violation::EntryNotTop { entry, level: 0, .. } if entry == low)
+        );
+    }
+
+    #[test]
+    fn a_stale_id_breaks_invariant_4() {
+        let mut index = index();
+        index.removed[9] = true;
+        let violation = index.check_invariants().unwrap_err();
+        assert_eq!(violation, Violation::IdMap { id: 9, node: 9 });
+        assert_eq!(violation.invariant(), 4);
+    }
+
+    #[test]
+    fn cutting_every_link_to_a_node_breaks_invariant_5() {
+        let mut index = index();
+        let victim = (0..index.ids.len() as u32)
+            .find(|&n| index.entry != Some(n) && index.levels[n as usize] == 0)
+            .unwrap();
+        for node in 0..index.ids.len() as u32 {
+            let links: Vec<u32> = index
+                .neighbors(node, 0)
+                .iter()
+                .copied()
+                .filter(|&n| n != victim)
+                .collect();
+            let slot = slot(&mut index, node);
+            slot.fill(0);
+            slot[0] = links.len() as u32;
+            slot[1..=links.len()].copy_from_slice(&links);
+        }
+        let violation = index.check_invariants().unwrap_err();
+        assert_eq!(violation.invariant(), 5);
+        // The tree check runs first and finds the parent that lost its link.
+        assert!(
+            matches!(violation, Violation::TreeParentLink { node, .. } if node == victim),
+            "{violation}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_child_count_breaks_invariant_5() {
+        let mut index = index();
+        index.children[0] += 1;
+        let violation = index.check_invariants().unwrap_err();
+        assert_eq!(violation.invariant(), 5);
+        assert!(
+            matches!(violation, Violation::TreeChildren { node: 0, .. }),
+            "{violation}"
+        );
+        assert!(
+            violation
+                .to_string()
+                .starts_with("invariant 5 (reachability tree) broken at node 0")
+        );
     }
 }
