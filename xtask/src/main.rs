@@ -64,8 +64,12 @@ enum Task {
     Book {
         /// Build the student edition from the starter (every lab region
         /// shows its stub) into book/build/student/.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "instructor")]
         student: bool,
+        /// Build the instructor edition, with the answers appendix
+        /// (book/src/instructor/), into book/build/instructor/.
+        #[arg(long)]
+        instructor: bool,
     },
     /// List the labs, one id per line in course order.
     Labs {
@@ -159,8 +163,14 @@ fn main() -> Result<()> {
     std::env::set_current_dir(&root).with_context(|| format!("entering {}", root.display()))?;
     match Cli::parse().command {
         Task::Ci => ci(&root),
-        Task::Book { student: false } => book(&root),
-        Task::Book { student: true } => student_book(&root),
+        Task::Book {
+            student: false,
+            instructor: false,
+        } => book(&root),
+        Task::Book { student: true, .. } => student_book(&root),
+        Task::Book {
+            instructor: true, ..
+        } => instructor_book(&root),
         Task::Labs {
             json,
             check,
@@ -362,7 +372,11 @@ fn install_redis_tools() -> Result<()> {
 }
 
 fn book(root: &Path) -> Result<()> {
-    run_visualizations(&["figures"])?;
+    // A starter workspace has no visualizations crate (its figures are
+    // copied from the reference, and the stubbed code could not draw them).
+    if root.join("visualizations").is_dir() {
+        run_visualizations(&["figures"])?;
+    }
     let index = build_book(root)?;
     println!("The book is at {}", index.display());
     Ok(())
@@ -627,6 +641,83 @@ fn build_book_at(root: &Path, project: &Path) -> Result<PathBuf> {
     }
     book_checks::check_fragments(project, &html, &src)?;
     Ok(index)
+}
+
+/// `cargo xtask book --instructor`: the book plus the answers appendix
+/// (`book/src/instructor/*.md`, which the normal SUMMARY leaves out), built
+/// in a copy of `book/` beside links to the rest of the workspace, so the
+/// `{{#include ../../../crates/…}}` paths still resolve.
+fn instructor_book(root: &Path) -> Result<()> {
+    let work = root.join("target").join("instructor-book");
+    if work.exists() {
+        std::fs::remove_dir_all(&work)?;
+    }
+    std::fs::create_dir_all(&work)?;
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "book" || name == "target" || name == ".git" {
+            continue;
+        }
+        std::os::unix::fs::symlink(entry.path(), work.join(&name))?;
+    }
+    copy_dir(&root.join("book"), &work.join("book"), &["build"])?;
+    let summary = work.join("book/src/SUMMARY.md");
+    let mut text = std::fs::read_to_string(&summary)?;
+    let mut answers: Vec<String> = std::fs::read_dir(root.join("book/src/instructor"))
+        .context("book/src/instructor/ holds the answers")?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".md"))
+        .collect();
+    answers.sort_by_key(|n| {
+        ["avl.md", "kv.md", "hnsw.md", "replication.md"]
+            .iter()
+            .position(|p| p == n)
+            .unwrap_or(usize::MAX)
+    });
+    text.push_str("\n# Instructor appendix: answers\n\n");
+    for name in &answers {
+        let file = root.join("book/src/instructor").join(name);
+        let title = std::fs::read_to_string(&file)?
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# "))
+            .map(str::to_string)
+            .unwrap_or_else(|| name.clone());
+        text.push_str(&format!("- [{title}](instructor/{name})\n"));
+    }
+    std::fs::write(&summary, text)?;
+    let index = build_book_at(root, &work)?;
+    let out = root.join("book").join("build").join("instructor");
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    std::fs::create_dir_all(out.parent().context("book/build")?)?;
+    std::fs::rename(index.parent().context("index.html has a directory")?, &out)?;
+    println!(
+        "The instructor edition is at {}",
+        out.join("index.html").display()
+    );
+    Ok(())
+}
+
+/// Copies a directory tree, skipping top-level entries named in `skip`.
+fn copy_dir(from: &Path, to: &Path, skip: &[&str]) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if skip.iter().any(|s| name == *s) {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(&name), &[])?;
+        } else {
+            std::fs::copy(&path, to.join(&name))?;
+        }
+    }
+    Ok(())
 }
 
 /// `cargo xtask book --student`: the book built from a fresh starter, so
