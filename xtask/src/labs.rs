@@ -740,6 +740,9 @@ pub(crate) struct StarterOptions {
     pub(crate) solved: Vec<String>,
     /// Keep the hidden tests (an autograder image, never for students).
     pub(crate) with_hidden: bool,
+    /// Rewrite an existing starter in place, touching only files whose
+    /// text changes, so cargo rebuilds only what differs (the drift check).
+    pub(crate) in_place: bool,
 }
 
 /// Writes the starter workspace into `out` (which must not exist or be empty).
@@ -749,7 +752,7 @@ pub(crate) fn write_starter(root: &Path, out: &Path, options: &StarterOptions) -
     for id in &options.solved {
         solved.extend(with_requirements(&labs, id)?);
     }
-    if out.exists() && fs::read_dir(out)?.next().is_some() {
+    if !options.in_place && out.exists() && fs::read_dir(out)?.next().is_some() {
         bail!(
             "{} exists and is not empty; give a new directory",
             out.display()
@@ -773,23 +776,25 @@ pub(crate) fn write_starter(root: &Path, out: &Path, options: &StarterOptions) -
         let from = root.join(&file);
         let to = out.join(&file);
         fs::create_dir_all(to.parent().context("a file has a parent")?)?;
-        if region_files.contains(file.as_str()) {
+        let mut bytes = if region_files.contains(file.as_str()) {
             let text = fs::read_to_string(&from)?;
-            fs::write(&to, strip(&file, &text, &solved)?)?;
+            strip(&file, &text, &solved)?.into_bytes()
         } else if file == "Cargo.toml" {
             let text = fs::read_to_string(&from)?;
-            fs::write(&to, text.replace(", \"visualizations\"", ""))?;
+            text.replace(", \"visualizations\"", "").into_bytes()
         } else if file == "README.md" {
-            fs::write(&to, starter_readme(&labs))?;
+            starter_readme(&labs).into_bytes()
         } else {
-            fs::copy(&from, &to).with_context(|| format!("copying {file}"))?;
-        }
+            fs::read(&from).with_context(|| format!("reading {file}"))?
+        };
         let is_root_of_stubbed = stubbed_crates
             .iter()
             .any(|c| file == format!("crates/{c}/src/lib.rs"));
         if is_root_of_stubbed {
-            let text = fs::read_to_string(&to)?;
-            fs::write(&to, allow_in_crate_root(&text))?;
+            bytes = allow_in_crate_root(&String::from_utf8(bytes)?).into_bytes();
+        }
+        if fs::read(&to).ok().as_deref() != Some(&bytes[..]) {
+            fs::write(&to, &bytes).with_context(|| format!("writing {}", to.display()))?;
         }
     }
     let solved_list: Vec<&str> = solved.iter().map(String::as_str).collect();

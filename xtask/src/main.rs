@@ -190,6 +190,7 @@ fn main() -> Result<()> {
             let options = labs::StarterOptions {
                 solved,
                 with_hidden,
+                in_place: false,
             };
             labs::write_starter(&root, &out, &options)?;
             println!(
