@@ -769,10 +769,12 @@ pub(crate) fn write_starter(root: &Path, out: &Path, options: &StarterOptions) -
         .filter(|r| !solved.contains(&r.lab))
         .filter_map(|r| r.file.split('/').nth(1).map(str::to_string))
         .collect();
+    let mut written = BTreeSet::new();
     for file in tracked_files(root)? {
         if left_out(&file, &hidden_files, options.with_hidden) {
             continue;
         }
+        written.insert(file.clone());
         let from = root.join(&file);
         let to = out.join(&file);
         fs::create_dir_all(to.parent().context("a file has a parent")?)?;
@@ -795,6 +797,16 @@ pub(crate) fn write_starter(root: &Path, out: &Path, options: &StarterOptions) -
         }
         if fs::read(&to).ok().as_deref() != Some(&bytes[..]) {
             fs::write(&to, &bytes).with_context(|| format!("writing {}", to.display()))?;
+        }
+    }
+    if options.in_place {
+        // Files of an earlier starter that this one no longer has.
+        let mut before = Vec::new();
+        walk(out, out, &mut before)?;
+        for file in before {
+            if !written.contains(&file) && file != "labs/STARTER" && file != "Cargo.lock" {
+                fs::remove_file(out.join(&file))?;
+            }
         }
     }
     let solved_list: Vec<&str> = solved.iter().map(String::as_str).collect();

@@ -676,7 +676,7 @@ fn instructor_book(root: &Path) -> Result<()> {
             .position(|p| p == n)
             .unwrap_or(usize::MAX)
     });
-    text.push_str("\n# Instructor appendix: answers\n\n");
+    let mut appendix = String::from("# Instructor appendix: answers\n\n");
     for name in &answers {
         let file = root.join("book/src/instructor").join(name);
         let title = std::fs::read_to_string(&file)?
@@ -685,7 +685,13 @@ fn instructor_book(root: &Path) -> Result<()> {
             .and_then(|l| l.strip_prefix("# "))
             .map(str::to_string)
             .unwrap_or_else(|| name.clone());
-        text.push_str(&format!("- [{title}](instructor/{name})\n"));
+        appendix.push_str(&format!("- [{title}](instructor/{name})\n"));
+    }
+    appendix.push('\n');
+    // Before the suffix chapters (the glossary): mdBook allows no list after them.
+    match text.find("\n[Glossary]") {
+        Some(at) => text.insert_str(at + 1, &appendix),
+        None => text.push_str(&format!("\n{appendix}")),
     }
     std::fs::write(&summary, text)?;
     let index = build_book_at(root, &work)?;
