@@ -256,6 +256,12 @@ pub(crate) fn regions_of(file: &str, text: &str) -> Result<Vec<Region>> {
                 .iter()
                 .map_while(|l| l.trim().strip_prefix(STUB).map(|s| s.trim().to_string()))
                 .collect();
+            if let Some(k) = (start + 1..i).find(|&k| lines[k].contains("ANCHOR")) {
+                bail!(
+                    "{file}:{}: an ANCHOR marker inside lab {lab}'s region would vanish from the starter and break the book's include; put it outside the region",
+                    k + 1
+                );
+            }
             let body = lines[start + 1..i].join("\n");
             ensure!(
                 brace_depth(&body) == 0,
@@ -960,6 +966,10 @@ mod tests {
             ("fn f() {\n// BEGIN LAB a\n{\n// END LAB\n}\n}\n", "braces"),
             ("struct S;\n// BEGIN LAB a\n// END LAB\n", "function body"),
             ("fn f() {\n// BEGIN LAB\n// END LAB\n}\n", "needs a lab id"),
+            (
+                "fn f() {\n// BEGIN LAB a\n// ANCHOR: x\n// END LAB\n}\n",
+                "ANCHOR",
+            ),
         ] {
             let error = format!("{:#}", regions_of("x.rs", text).unwrap_err());
             assert!(error.contains(what), "{what}: {error}");
