@@ -622,6 +622,10 @@ impl<'a> Search<'a> {
             .any(|&o| !self.placed.contains(o) && self.ops[o].call < bound)
     }
 
+    /// Decides the (pruned, sorted) operations of one key within
+    /// `states_max` states; also returns the states spent. A state is a
+    /// new (placed set, register value) pair; `Unknown` once more than
+    /// `states_max` were needed.
     fn run(&mut self, states_max: u64) -> (Decision, u64) {
         // BEGIN LAB lin-checker
         // STUB: let _ = states_max;
