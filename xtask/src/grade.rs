@@ -555,11 +555,18 @@ pub(crate) fn check_kit(root: &Path, sample: Option<&str>) -> Result<()> {
     if plain_dir.exists() {
         fs::remove_dir_all(&plain_dir)?;
     }
-    let target_dir = root.join("target");
-    let options = GradeOptions {
+    // Starters get their own target directory: cargo hashes a workspace
+    // member by its path relative to the workspace root, so the reference's
+    // and a starter's `avl` would overwrite each other's artifacts in one.
+    let target_dir = work.join("target");
+    let reference = GradeOptions {
         seeds: None,
         verbose: false,
+        target_dir: None,
+    };
+    let options = GradeOptions {
         target_dir: Some(target_dir.clone()),
+        ..reference.clone()
     };
     // No hidden text in what students get.
     let plain = work.join("student");
@@ -568,7 +575,7 @@ pub(crate) fn check_kit(root: &Path, sample: Option<&str>) -> Result<()> {
     // The reference is full.
     let mut problems = Vec::new();
     for lab in &all {
-        let score = grade_lab(root, lab, &options)?;
+        let score = grade_lab(root, lab, &reference)?;
         if !score.full() {
             print_table(lab, &score);
             problems.push(format!(
@@ -675,7 +682,7 @@ fn commit_number(root: &Path) -> usize {
 fn clippy_clean(starter: &Path, target_dir: &Path) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!(
-        "$ (in {}) cargo clippy --workspace --all-targets -- -D warnings",
+        "$ (in {}) cargo clippy --workspace --exclude benches --all-targets -- -D warnings",
         starter.display()
     );
     let status = Command::new(&cargo)
