@@ -57,14 +57,13 @@ pub(crate) fn join<K, V>(
 /// is at most one level taller than the one it replaced, which is exactly
 /// [`rebalance`]'s precondition.
 fn join_side<K, V>(
-    big: Box<Node<K, V>>,
-    mid: Box<Node<K, V>>,
+    mut big: Box<Node<K, V>>,
+    mut mid: Box<Node<K, V>>,
     small: Link<K, V>,
     side: usize,
     rotations: &mut Rotations,
 ) -> Box<Node<K, V>> {
     // BEGIN LAB avl-join-split
-    let (mut big, mut mid) = (big, mid);
     let spine = big.children[side].take();
     let joined = if height(&spine) <= height(&small) + 1 {
         mid.children[side] = small;

@@ -60,13 +60,12 @@ where
 
 // ANCHOR: rank
 /// The number of keys less than `key`, and whether `key` itself is present.
-pub(crate) fn rank<K, V, Q>(link: &Link<K, V>, key: &Q) -> (usize, bool)
+pub(crate) fn rank<K, V, Q>(mut link: &Link<K, V>, key: &Q) -> (usize, bool)
 where
     K: Borrow<Q>,
     Q: Ord + ?Sized,
 {
     // BEGIN LAB avl-remove
-    let mut link = link;
     let mut less = 0;
     while let Some(node) = link {
         match key.cmp(node.key.borrow()) {
@@ -86,9 +85,8 @@ where
 ///
 /// # Panics
 /// If `index` is not less than the size of the subtree.
-pub(crate) fn select<K, V>(link: &Link<K, V>, index: usize) -> &Node<K, V> {
+pub(crate) fn select<K, V>(mut link: &Link<K, V>, mut index: usize) -> &Node<K, V> {
     // BEGIN LAB avl-remove
-    let (mut link, mut index) = (link, index);
     loop {
         let node = link.as_ref().expect("select: index within the tree");
         let left_size = node.left_size();
@@ -106,9 +104,8 @@ pub(crate) fn select<K, V>(link: &Link<K, V>, index: usize) -> &Node<K, V> {
 // ANCHOR_END: rank
 
 /// [`select`], mutably.
-pub(crate) fn select_mut<K, V>(link: &mut Link<K, V>, index: usize) -> &mut Node<K, V> {
+pub(crate) fn select_mut<K, V>(mut link: &mut Link<K, V>, mut index: usize) -> &mut Node<K, V> {
     // BEGIN LAB avl-remove
-    let (mut link, mut index) = (link, index);
     loop {
         let node = link.as_mut().expect("select_mut: index within the tree");
         let left_size = node.left_size();
