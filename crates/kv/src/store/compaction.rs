@@ -25,6 +25,7 @@ impl<S: Storage> Store<S> {
     /// between gives the same index, because every surviving old segment is
     /// newer than the compacted one and is replayed after it.
     pub fn compact(&self) -> Result<()> {
+        // BEGIN LAB kv-recovery
         let _compacting = lock(&self.compacting);
         if self.failed.load(Ordering::Acquire) {
             return Err(Error::Failed);
@@ -173,6 +174,7 @@ impl<S: Storage> Store<S> {
         stats.dead_bytes = stats.dead_bytes.saturating_sub(old_bytes - new_bytes);
         stats.segments -= (sealed.len() - 1) as u64;
         Ok(())
+        // END LAB
     }
     // ANCHOR_END: compact_finish
 }

@@ -40,6 +40,8 @@ impl Replay {
     /// on each key decides whether and where it lives. Counts live and dead
     /// bytes as applying the operations one by one would.
     fn finish(&mut self) -> AvlMap<Key, Location> {
+        // BEGIN LAB kv-recovery
+        // STUB: AvlMap::new()
         let mut ops = std::mem::take(&mut self.ops);
         // Stable: a key's operations stay in log order.
         ops.sort_by(|a, b| a.0.cmp(&b.0));
@@ -68,6 +70,7 @@ impl Replay {
         }
         // Already sorted and unique: collecting sorts a sorted run in O(n).
         live.into_iter().collect()
+        // END LAB
     }
     // ANCHOR_END: replay_finish
 }
@@ -167,6 +170,7 @@ fn load_hint<S: Storage>(
     options: Options,
     replay: &mut Replay,
 ) -> Result<bool> {
+    // BEGIN LAB kv-recovery
     let name = hint::hint_name(segment);
     let mut bytes = vec![0; storage.len(&name)? as usize];
     storage.read_at(&name, 0, &mut bytes)?;
@@ -211,6 +215,7 @@ fn load_hint<S: Storage>(
     replay.stats.recovered_bytes += segment_len;
     replay.next_seq = replay.next_seq.max(hint.max_seq + 1);
     Ok(true)
+    // END LAB
 }
 // ANCHOR_END: load_hint
 
@@ -223,6 +228,7 @@ fn replay_segment<S: Storage>(
     options: Options,
     replay: &mut Replay,
 ) -> Result<(u64, bool)> {
+    // BEGIN LAB kv-recovery
     let name = segment_name(segment);
     let len = storage.len(&name)?;
     let mut bytes = vec![0; len as usize];
@@ -394,4 +400,5 @@ fn replay_segment<S: Storage>(
     }
     Ok((valid_end as u64, sealed))
     // ANCHOR_END: replay_end
+    // END LAB
 }
