@@ -1,6 +1,6 @@
-//! Hidden grading tests of the lab `avl-remove`: ranges (found by rank),
-//! removal of the key stored rather than the key asked for, and
-//! `iter().nth` against `select` on large maps.
+//! Hidden grading tests of the lab `avl-remove`: ranges (found by rank)
+//! after removals, and removal handing back the key stored rather than the
+//! key asked for.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -101,29 +101,4 @@ fn remove_entry_returns_the_stored_key() {
         );
     }
     assert_eq!(map.len(), 93);
-}
-
-// Rank and select on a large map built by inserts and removes, checked
-// against the in-order walk.
-#[test]
-fn select_and_rank_on_a_large_map() {
-    let mut rng = ChaCha8Rng::seed_from_u64(14);
-    let mut map = AvlMap::new();
-    for _ in 0..20_000 {
-        map.insert(rng.random_range(0..1_000_000u32), ());
-    }
-    for _ in 0..5_000 {
-        map.remove(&rng.random_range(0..1_000_000u32));
-    }
-    for (i, (key, _)) in map.iter().enumerate().step_by(7) {
-        assert_eq!(map.select(i).map(|(k, _)| k), Some(key), "select({i})");
-        assert_eq!(map.rank(key), i, "rank({key})");
-        assert_eq!(
-            map.rank(&(key + 1)) - i,
-            usize::from(map.contains_key(key)),
-            "rank({})",
-            key + 1
-        );
-    }
-    map.check_invariants().unwrap();
 }
