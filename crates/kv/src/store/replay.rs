@@ -228,7 +228,6 @@ fn replay_segment<S: Storage>(
     options: Options,
     replay: &mut Replay,
 ) -> Result<(u64, bool)> {
-    // BEGIN LAB kv-recovery
     let name = segment_name(segment);
     let len = storage.len(&name)?;
     let mut bytes = vec![0; len as usize];
@@ -238,7 +237,7 @@ fn replay_segment<S: Storage>(
     // Batch records since `pending_start` (contiguous up to `offset`): the
     // key, where a put lives, and the record's length.
     let mut pending: Vec<(Key, Option<Location>, usize)> = Vec::new();
-    let mut pending_seq = None;
+    let mut pending_seq: Option<u64> = None;
     let mut pending_start = 0usize;
     let mut sealed = false;
     let valid_end = loop {
@@ -259,6 +258,7 @@ fn replay_segment<S: Storage>(
         let record = match record::decode(&bytes[offset..], options.limits()) {
             Ok(record) => record,
             Err(reason) => {
+                // BEGIN LAB kv-recovery
                 let reaches_end = match reason {
                     DecodeError::Truncated { .. } => true,
                     DecodeError::Checksum { .. } => {
@@ -300,6 +300,7 @@ fn replay_segment<S: Storage>(
                     offset: offset as u64,
                     reason,
                 });
+                // END LAB
             } // ANCHOR_END: replay_torn
         };
         let len = record.encoded_len();
@@ -322,6 +323,8 @@ fn replay_segment<S: Storage>(
             });
         }
         // ANCHOR: replay_kinds
+        // BEGIN LAB kv-recovery
+        // STUB: let _ = (&record, &location, len);
         match record.kind {
             Kind::Put => replay.apply(Key::from(record.key), Some(location)),
             Kind::Delete => {
@@ -360,10 +363,12 @@ fn replay_segment<S: Storage>(
                 pending_seq = None;
             }
         }
+        // END LAB
         // ANCHOR_END: replay_kinds
         offset += len;
     };
     // ANCHOR: replay_end
+    // BEGIN LAB kv-recovery
     // An uncommitted batch at the end is cut off with the torn tail.
     let valid_end = if pending_seq.is_some() && !newest && options.repair {
         replay.stats.repairs += 1;
@@ -399,6 +404,6 @@ fn replay_segment<S: Storage>(
         storage.sync(&name)?;
     }
     Ok((valid_end as u64, sealed))
-    // ANCHOR_END: replay_end
     // END LAB
+    // ANCHOR_END: replay_end
 }
