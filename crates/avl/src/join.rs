@@ -30,6 +30,7 @@ pub(crate) fn join<K, V>(
     right: Link<K, V>,
     rotations: &mut Rotations,
 ) -> Box<Node<K, V>> {
+    // BEGIN LAB avl-join-split
     let (left_height, right_height) = (height(&left), height(&right));
     match (left, right) {
         (Some(big), small) if left_height > right_height + 1 => {
@@ -45,6 +46,7 @@ pub(crate) fn join<K, V>(
             mid
         }
     }
+    // END LAB
 }
 
 /// Hangs `mid` and `small` on the `side` spine of the taller tree `big`.
@@ -61,6 +63,7 @@ fn join_side<K, V>(
     side: usize,
     rotations: &mut Rotations,
 ) -> Box<Node<K, V>> {
+    // BEGIN LAB avl-join-split
     let spine = big.children[side].take();
     let joined = if height(&spine) <= height(&small) + 1 {
         mid.children[side] = small;
@@ -74,6 +77,7 @@ fn join_side<K, V>(
     big.children[side] = Some(joined);
     rebalance(&mut big, rotations);
     big
+    // END LAB
 }
 // ANCHOR_END: join
 
@@ -85,6 +89,7 @@ pub(crate) fn split_at<K, V>(
     index: usize,
     rotations: &mut Rotations,
 ) -> (Link<K, V>, Link<K, V>) {
+    // BEGIN LAB avl-join-split
     let total = size(&link);
     if index == 0 {
         return (None, link);
@@ -102,6 +107,7 @@ pub(crate) fn split_at<K, V>(
         let (right_left, right_right) = split_at(right, index - left_size - 1, rotations);
         (Some(join(left, node, right_left, rotations)), right_right)
     }
+    // END LAB
 }
 // ANCHOR_END: split
 
@@ -119,6 +125,7 @@ pub(crate) fn split<K: Ord, V>(
     key: &K,
     rotations: &mut Rotations,
 ) -> Split<K, V> {
+    // BEGIN LAB avl-join-split
     let (less, found) = ops::rank(&link, key);
     let (left, mut rest) = split_at(link, less, rotations);
     if !found {
@@ -126,6 +133,7 @@ pub(crate) fn split<K: Ord, V>(
     }
     let middle = ops::remove_at(&mut rest, 0, rotations);
     (left, Some(middle), rest)
+    // END LAB
 }
 
 /// Joins two trees whose keys are ordered (all of `left` < all of `right`).
@@ -134,6 +142,7 @@ pub(crate) fn join2<K, V>(
     right: Link<K, V>,
     rotations: &mut Rotations,
 ) -> Link<K, V> {
+    // BEGIN LAB avl-join-split
     let Some(left) = left else { return right };
     if right.is_none() {
         return Some(left);
@@ -142,6 +151,7 @@ pub(crate) fn join2<K, V>(
     let mut rest = Some(left);
     let mid = ops::remove_at(&mut rest, last, rotations);
     Some(join(rest, mid, right, rotations))
+    // END LAB
 }
 
 /// Which side's entry survives when both trees hold a key.

@@ -178,6 +178,7 @@ impl Rotations {
 /// If `root` has no child on the side opposite `dir`. Rebalancing only rotates
 /// towards the lighter side, whose opposite child is non-empty.
 pub(crate) fn rotate<K, V>(root: &mut Box<Node<K, V>>, dir: usize) {
+    // BEGIN LAB avl-insert
     let other = 1 - dir;
     let mut pivot = root.children[other]
         .take()
@@ -189,6 +190,7 @@ pub(crate) fn rotate<K, V>(root: &mut Box<Node<K, V>>, dir: usize) {
     std::mem::swap(root, &mut pivot);
     root.children[dir] = Some(pivot);
     root.update();
+    // END LAB
 }
 // ANCHOR_END: rotate
 
@@ -200,6 +202,7 @@ pub(crate) fn rotate<K, V>(root: &mut Box<Node<K, V>>, dir: usize) {
 /// by at most 2. Insertion, deletion and join all guarantee it, because each
 /// changes a subtree's height by at most one level before calling here.
 pub(crate) fn rebalance<K, V>(root: &mut Box<Node<K, V>>, rotations: &mut Rotations) {
+    // BEGIN LAB avl-insert
     root.update();
     let balance = root.balance();
     debug_assert!(
@@ -232,6 +235,7 @@ pub(crate) fn rebalance<K, V>(root: &mut Box<Node<K, V>>, rotations: &mut Rotati
         rotations.single += 1;
     }
     rotate(root, light);
+    // END LAB
 }
 // ANCHOR_END: rebalance
 
@@ -250,6 +254,7 @@ pub(crate) fn fix_after_change<K, V>(
     grew: bool,
     rotations: &mut Rotations,
 ) {
+    // BEGIN LAB avl-insert
     if height(&root.children[dir]) == height_before {
         if grew {
             root.size += 1;
@@ -259,6 +264,7 @@ pub(crate) fn fix_after_change<K, V>(
     } else {
         rebalance(root, rotations);
     }
+    // END LAB
 }
 // ANCHOR_END: fix
 

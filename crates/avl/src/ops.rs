@@ -65,6 +65,7 @@ where
     K: Borrow<Q>,
     Q: Ord + ?Sized,
 {
+    // BEGIN LAB avl-remove
     let mut less = 0;
     while let Some(node) = link {
         match key.cmp(node.key.borrow()) {
@@ -77,6 +78,7 @@ where
         }
     }
     (less, false)
+    // END LAB
 }
 
 /// The node with exactly `index` smaller keys.
@@ -84,6 +86,7 @@ where
 /// # Panics
 /// If `index` is not less than the size of the subtree.
 pub(crate) fn select<K, V>(mut link: &Link<K, V>, mut index: usize) -> &Node<K, V> {
+    // BEGIN LAB avl-remove
     loop {
         let node = link.as_ref().expect("select: index within the tree");
         let left_size = node.left_size();
@@ -96,11 +99,13 @@ pub(crate) fn select<K, V>(mut link: &Link<K, V>, mut index: usize) -> &Node<K, 
             }
         }
     }
+    // END LAB
 }
 // ANCHOR_END: rank
 
 /// [`select`], mutably.
 pub(crate) fn select_mut<K, V>(mut link: &mut Link<K, V>, mut index: usize) -> &mut Node<K, V> {
+    // BEGIN LAB avl-remove
     loop {
         let node = link.as_mut().expect("select_mut: index within the tree");
         let left_size = node.left_size();
@@ -113,6 +118,7 @@ pub(crate) fn select_mut<K, V>(mut link: &mut Link<K, V>, mut index: usize) -> &
             }
         }
     }
+    // END LAB
 }
 
 // ANCHOR: insert
@@ -124,6 +130,7 @@ pub(crate) fn insert<K: Ord, V>(
     value: V,
     rotations: &mut Rotations,
 ) -> Option<V> {
+    // BEGIN LAB avl-insert
     let Some(node) = link else {
         *link = Some(Node::leaf(key, value));
         return None;
@@ -140,6 +147,7 @@ pub(crate) fn insert<K: Ord, V>(
         fix_after_change(node, dir, height_before, true, rotations);
     }
     old
+    // END LAB
 }
 // ANCHOR_END: insert
 
@@ -154,6 +162,7 @@ pub(crate) fn insert_at<K, V>(
     value: V,
     rotations: &mut Rotations,
 ) {
+    // BEGIN LAB avl-remove
     let Some(node) = link else {
         debug_assert_eq!(index, 0);
         *link = Some(Node::leaf(key, value));
@@ -168,6 +177,7 @@ pub(crate) fn insert_at<K, V>(
     let height_before = height(&node.children[dir]);
     insert_at(&mut node.children[dir], index, key, value, rotations);
     fix_after_change(node, dir, height_before, true, rotations);
+    // END LAB
 }
 
 // ANCHOR: remove
@@ -181,6 +191,7 @@ where
     K: Borrow<Q>,
     Q: Ord + ?Sized,
 {
+    // BEGIN LAB avl-remove
     let node = link.as_mut()?;
     let dir = match key.cmp(node.key.borrow()) {
         Ordering::Equal => return Some(remove_root(link, rotations)),
@@ -190,6 +201,7 @@ where
     let removed = remove(&mut node.children[dir], key, rotations)?;
     fix_after_change(node, dir, height_before, false, rotations);
     Some(removed)
+    // END LAB
 }
 
 /// Removes the root of a non-empty subtree and returns it detached.
@@ -198,6 +210,7 @@ where
 /// leftmost node of the right subtree), whose removal may in turn rotate at
 /// every level on the way back: deletion, unlike insertion, can cascade.
 fn remove_root<K, V>(link: &mut Link<K, V>, rotations: &mut Rotations) -> Box<Node<K, V>> {
+    // BEGIN LAB avl-remove
     let root = link.as_mut().expect("remove_root: a non-empty subtree");
     if root.children.iter().all(Option::is_some) {
         let height_before = height(&root.children[RIGHT]);
@@ -215,6 +228,7 @@ fn remove_root<K, V>(link: &mut Link<K, V>, rotations: &mut Rotations) -> Box<No
     let [left, right] = root.detach();
     *link = left.or(right);
     root
+    // END LAB
 }
 // ANCHOR_END: remove
 
@@ -228,6 +242,7 @@ pub(crate) fn remove_at<K, V>(
     index: usize,
     rotations: &mut Rotations,
 ) -> Box<Node<K, V>> {
+    // BEGIN LAB avl-remove
     let node = link.as_mut().expect("remove_at: index within the tree");
     let left_size = node.left_size();
     let (dir, index) = match index.cmp(&left_size) {
@@ -239,4 +254,5 @@ pub(crate) fn remove_at<K, V>(
     let removed = remove_at(&mut node.children[dir], index, rotations);
     fix_after_change(node, dir, height_before, false, rotations);
     removed
+    // END LAB
 }

@@ -116,6 +116,7 @@ impl Record<'_> {
     /// commit carries a value, or a commit a key (invariant 3). The store
     /// checks its own, smaller limits before it gets here.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
+        // BEGIN LAB kv-record
         let key_len = u32::try_from(self.key.len()).expect("key longer than u32::MAX bytes");
         let value_len = u32::try_from(self.value.len()).expect("value longer than u32::MAX bytes");
         assert!(
@@ -140,6 +141,7 @@ impl Record<'_> {
         out.extend_from_slice(self.value);
         let crc = crc32c::crc32c(&out[start + 4..]);
         out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
+        // END LAB
     }
     // ANCHOR_END: encode
 
@@ -240,6 +242,7 @@ pub fn claimed_len(bytes: &[u8]) -> Option<usize> {
 /// Decodes the record at the start of `bytes`; the record's length is
 /// [`Record::encoded_len`]. Checks invariants 1–3 and the limits.
 pub fn decode(bytes: &[u8], limits: Limits) -> Result<Record<'_>, DecodeError> {
+    // BEGIN LAB kv-record
     if bytes.len() < HEADER_LEN {
         return Err(DecodeError::Truncated {
             needed: HEADER_LEN,
@@ -281,5 +284,6 @@ pub fn decode(bytes: &[u8], limits: Limits) -> Result<Record<'_>, DecodeError> {
         key: &bytes[HEADER_LEN..key_end],
         value: &bytes[key_end..total],
     })
+    // END LAB
 }
 // ANCHOR_END: decode

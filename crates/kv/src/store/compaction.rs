@@ -25,6 +25,8 @@ impl<S: Storage> Store<S> {
     /// between gives the same index, because every surviving old segment is
     /// newer than the compacted one and is replayed after it.
     pub fn compact(&self) -> Result<()> {
+        // BEGIN LAB kv-recovery
+        // STUB: strata_lab::todo!("kv-recovery", self);
         let _compacting = lock(&self.compacting);
         if self.failed.load(Ordering::Acquire) {
             return Err(Error::Failed);
@@ -60,9 +62,12 @@ impl<S: Storage> Store<S> {
         for &segment in &sealed {
             old_bytes += self.storage.len(&segment_name(segment))?;
         }
+        // END LAB
         // ANCHOR_END: compact_start
 
         // ANCHOR: compact_write
+        // BEGIN LAB kv-recovery
+        // STUB: strata_lab::todo!("kv-recovery", self);
         // Write the survivors under a temporary name, sealed and synced.
         let temp = format!("{oldest:010}{COMPACTING_SUFFIX}");
         if self.storage.list()?.contains(&temp) {
@@ -119,9 +124,12 @@ impl<S: Storage> Store<S> {
         };
         self.storage.append(&hint_temp, &hint.encode())?;
         self.storage.sync(&hint_temp)?;
+        // END LAB
         // ANCHOR_END: compact_write
 
         // ANCHOR: compact_swap
+        // BEGIN LAB kv-recovery
+        // STUB: strata_lab::todo!("kv-recovery", self);
         // A segment's old hint goes first, its new one last, so a hint never
         // describes another version of its segment (a crash in between
         // leaves no hint, and open reads the segment instead). Only open
@@ -144,8 +152,10 @@ impl<S: Storage> Store<S> {
                 }
             }
         }
+        // END LAB
         // ANCHOR_END: compact_swap
         // ANCHOR: compact_finish
+        // BEGIN LAB kv-recovery
         // Make the swap durable, then the hint, then remove the rest, oldest
         // first (see above), each durably. A failure here leaves files the
         // in-memory state no longer describes exactly: stop writes, and let
@@ -173,6 +183,7 @@ impl<S: Storage> Store<S> {
         stats.dead_bytes = stats.dead_bytes.saturating_sub(old_bytes - new_bytes);
         stats.segments -= (sealed.len() - 1) as u64;
         Ok(())
+        // END LAB
     }
     // ANCHOR_END: compact_finish
 }

@@ -40,6 +40,8 @@ impl Replay {
     /// on each key decides whether and where it lives. Counts live and dead
     /// bytes as applying the operations one by one would.
     fn finish(&mut self) -> AvlMap<Key, Location> {
+        // BEGIN LAB kv-recovery
+        // STUB: AvlMap::new()
         let mut ops = std::mem::take(&mut self.ops);
         // Stable: a key's operations stay in log order.
         ops.sort_by(|a, b| a.0.cmp(&b.0));
@@ -68,6 +70,7 @@ impl Replay {
         }
         // Already sorted and unique: collecting sorts a sorted run in O(n).
         live.into_iter().collect()
+        // END LAB
     }
     // ANCHOR_END: replay_finish
 }
@@ -167,6 +170,7 @@ fn load_hint<S: Storage>(
     options: Options,
     replay: &mut Replay,
 ) -> Result<bool> {
+    // BEGIN LAB kv-recovery
     let name = hint::hint_name(segment);
     let mut bytes = vec![0; storage.len(&name)? as usize];
     storage.read_at(&name, 0, &mut bytes)?;
@@ -211,6 +215,7 @@ fn load_hint<S: Storage>(
     replay.stats.recovered_bytes += segment_len;
     replay.next_seq = replay.next_seq.max(hint.max_seq + 1);
     Ok(true)
+    // END LAB
 }
 // ANCHOR_END: load_hint
 
@@ -232,7 +237,7 @@ fn replay_segment<S: Storage>(
     // Batch records since `pending_start` (contiguous up to `offset`): the
     // key, where a put lives, and the record's length.
     let mut pending: Vec<(Key, Option<Location>, usize)> = Vec::new();
-    let mut pending_seq = None;
+    let mut pending_seq: Option<u64> = None;
     let mut pending_start = 0usize;
     let mut sealed = false;
     let valid_end = loop {
@@ -253,6 +258,7 @@ fn replay_segment<S: Storage>(
         let record = match record::decode(&bytes[offset..], options.limits()) {
             Ok(record) => record,
             Err(reason) => {
+                // BEGIN LAB kv-recovery
                 let reaches_end = match reason {
                     DecodeError::Truncated { .. } => true,
                     DecodeError::Checksum { .. } => {
@@ -294,6 +300,7 @@ fn replay_segment<S: Storage>(
                     offset: offset as u64,
                     reason,
                 });
+                // END LAB
             } // ANCHOR_END: replay_torn
         };
         let len = record.encoded_len();
@@ -316,6 +323,8 @@ fn replay_segment<S: Storage>(
             });
         }
         // ANCHOR: replay_kinds
+        // BEGIN LAB kv-recovery
+        // STUB: let _ = (&record, &location, len);
         match record.kind {
             Kind::Put => replay.apply(Key::from(record.key), Some(location)),
             Kind::Delete => {
@@ -354,10 +363,12 @@ fn replay_segment<S: Storage>(
                 pending_seq = None;
             }
         }
+        // END LAB
         // ANCHOR_END: replay_kinds
         offset += len;
     };
     // ANCHOR: replay_end
+    // BEGIN LAB kv-recovery
     // An uncommitted batch at the end is cut off with the torn tail.
     let valid_end = if pending_seq.is_some() && !newest && options.repair {
         replay.stats.repairs += 1;
@@ -393,5 +404,6 @@ fn replay_segment<S: Storage>(
         storage.sync(&name)?;
     }
     Ok((valid_end as u64, sealed))
+    // END LAB
     // ANCHOR_END: replay_end
 }
