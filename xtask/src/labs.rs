@@ -729,7 +729,8 @@ pub(crate) fn test_file(package: &str, target: &str) -> String {
 
 /// Which files a starter leaves out.
 fn left_out(file: &str, hidden_files: &BTreeSet<String>, include_hidden: bool) -> bool {
-    let top = ["visualizations/", "fuzz/", ".ci/", "book/src/instructor/"];
+    // fuzz/ stays: crates/kv/tests/fuzz_bodies.rs includes its bodies.
+    let top = ["visualizations/", ".ci/", "book/src/instructor/"];
     if top.iter().any(|t| file.starts_with(t)) {
         return true;
     }
