@@ -73,6 +73,10 @@ pub(crate) struct GradeOptions {
     pub(crate) verbose: bool,
     /// Cargo's target directory (default: the workspace's).
     pub(crate) target_dir: Option<PathBuf>,
+    /// Build these test targets every time, not only the lab's: one package
+    /// set means one feature resolution, so grading lab after lab reuses
+    /// every build (the drift check grades all labs).
+    pub(crate) build_set: Option<Vec<(String, String)>>,
 }
 
 /// Builds the test targets of `lab` in `root` and runs every graded test.
@@ -88,6 +92,13 @@ pub(crate) fn grade_lab(root: &Path, lab: &Lab, options: &GradeOptions) -> Resul
         .collect();
     targets.sort();
     targets.dedup();
+    if let Some(set) = &options.build_set {
+        targets = set
+            .iter()
+            .filter(|(p, t)| root.join(labs::test_file(p, t)).is_file())
+            .cloned()
+            .collect();
+    }
     let built = build_tests(root, &targets, options)?;
     let seeds = options.seeds.unwrap_or(lab.grading.seeds).to_string();
     let cases = lab.grading.proptest_cases.to_string();
@@ -157,10 +168,9 @@ fn build_tests(
         "--no-run",
         "--message-format=json-render-diagnostics",
     ]);
-    let packages: BTreeSet<&str> = targets.iter().map(|(p, _)| p.as_str()).collect();
-    for p in &packages {
-        command.args(["-p", p]);
-    }
+    // The whole workspace, as `cargo test` resolves it: the same features,
+    // so this reuses what `cargo test` built (and the reverse).
+    command.arg("--workspace");
     for (_, t) in targets {
         command.args(["--test", t]);
     }
@@ -416,6 +426,7 @@ pub(crate) fn grade(
         seeds,
         verbose: true,
         target_dir: None,
+        build_set: None,
     };
     let score = grade_lab(root, lab, &options)?;
     print_table(lab, &score);
@@ -559,10 +570,18 @@ pub(crate) fn check_kit(root: &Path, sample: Option<&str>) -> Result<()> {
     // member by its path relative to the workspace root, so the reference's
     // and a starter's `avl` would overwrite each other's artifacts in one.
     let target_dir = work.join("target");
+    let mut build_set: Vec<(String, String)> = all
+        .iter()
+        .flat_map(|l| l.tests.iter())
+        .map(|t| (t.package.clone(), t.target.clone()))
+        .collect();
+    build_set.sort();
+    build_set.dedup();
     let reference = GradeOptions {
         seeds: None,
         verbose: false,
         target_dir: None,
+        build_set: Some(build_set),
     };
     let options = GradeOptions {
         target_dir: Some(target_dir.clone()),
