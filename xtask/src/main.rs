@@ -7,7 +7,12 @@
 //!   builds with every include, link and `#anchor` resolving, and the seeded
 //!   figures are byte-identical to a fresh run.
 //!   `.ci/run` calls exactly this.
-//! * `book` — regenerates the figures, installs the pinned mdBook and
+//! * `labs [--json | --check]`, `starter --out DIR [--solved IDS]`,
+//!   `grade --lab ID [--gradescope FILE] [--seeds N]`, `hint ID`, `status` —
+//!   the coursework kit (`labs/README.md`): labs cut from `// BEGIN LAB`
+//!   regions of the reference code. `labs --check` is CI's proof that the
+//!   kit cannot drift.
+//! * `book [--student]` — regenerates the figures, installs the pinned mdBook and
 //!   mdbook-linkcheck2 into `.tools/` if they are missing, checks the book's
 //!   includes, builds the book into `book/build/html/` (failing on a broken
 //!   link or `#anchor`) and prints the path of `index.html`.
@@ -34,7 +39,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod book_checks;
+mod grade;
 mod hnswlib;
+mod labs;
 
 /// The mdBook release the book is written for (0.5 changed the plugin API).
 const MDBOOK_VERSION: &str = "0.5.4";
@@ -54,7 +61,63 @@ enum Task {
     /// Run everything CI checks (what `.ci/run` runs).
     Ci,
     /// Regenerate the figures and build the book into book/build/html/.
-    Book,
+    Book {
+        /// Build the student edition from the starter (every lab region
+        /// shows its stub) into book/build/student/.
+        #[arg(long, conflicts_with = "instructor")]
+        student: bool,
+        /// Build the instructor edition, with the answers appendix
+        /// (book/src/instructor/), into book/build/instructor/.
+        #[arg(long)]
+        instructor: bool,
+    },
+    /// List the labs, one id per line in course order.
+    Labs {
+        /// One JSON object per lab (id, title, chapter, points, student_files, …).
+        #[arg(long)]
+        json: bool,
+        /// Check that the kit cannot drift from the reference (CI runs this):
+        /// markers, manifests, the starter's lints, full/zero scores.
+        #[arg(long, conflicts_with = "json")]
+        check: bool,
+        /// With --check: the lab to restore alone (default: one picked from
+        /// the commit hash).
+        #[arg(long, requires = "check", value_name = "ID")]
+        sample: Option<String>,
+    },
+    /// Write a stand-alone starter workspace: every lab region replaced by
+    /// its stub, no hidden tests, no answers.
+    Starter {
+        /// Where to write it (must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Labs to leave solved (with the labs they require), comma-separated.
+        #[arg(long, value_name = "ID,ID…", value_delimiter = ',')]
+        solved: Vec<String>,
+        /// Keep the hidden tests: for an autograder image, never for students.
+        #[arg(long)]
+        with_hidden: bool,
+    },
+    /// Grade one lab here (a starter or the reference): a score table, the
+    /// replay command of each failing seed; exits 0 only on a full score.
+    Grade {
+        /// The lab id (`cargo xtask labs`).
+        #[arg(long, value_name = "ID")]
+        lab: String,
+        /// Also write Gradescope's results.json to FILE.
+        #[arg(long, value_name = "FILE")]
+        gradescope: Option<PathBuf>,
+        /// Seeds per seeded test (default: the lab's manifest).
+        #[arg(long, value_name = "N")]
+        seeds: Option<u64>,
+    },
+    /// Print the next hint of a lab (and remember that you saw it).
+    Hint {
+        /// The lab id.
+        id: String,
+    },
+    /// Each lab's state, from its last grade: not started, failing N tests, done.
+    Status,
     /// Regenerate the seeded figures into book/src/figures/.
     Figures {
         /// Fail if any seeded figure differs from a fresh run; write nothing.
@@ -100,7 +163,49 @@ fn main() -> Result<()> {
     std::env::set_current_dir(&root).with_context(|| format!("entering {}", root.display()))?;
     match Cli::parse().command {
         Task::Ci => ci(&root),
-        Task::Book => book(&root),
+        Task::Book {
+            student: false,
+            instructor: false,
+        } => book(&root),
+        Task::Book { student: true, .. } => student_book(&root),
+        Task::Book {
+            instructor: true, ..
+        } => instructor_book(&root),
+        Task::Labs {
+            json,
+            check,
+            sample,
+        } => {
+            if check {
+                grade::check_kit(&root, sample.as_deref())
+            } else {
+                labs::list(&root, json)
+            }
+        }
+        Task::Starter {
+            out,
+            solved,
+            with_hidden,
+        } => {
+            let options = labs::StarterOptions {
+                solved,
+                with_hidden,
+                in_place: false,
+            };
+            labs::write_starter(&root, &out, &options)?;
+            println!(
+                "Wrote the starter to {}: cd there, then `cargo xtask labs`.",
+                out.display()
+            );
+            Ok(())
+        }
+        Task::Grade {
+            lab,
+            gradescope,
+            seeds,
+        } => grade::grade(&root, &lab, gradescope.as_deref(), seeds),
+        Task::Hint { id } => grade::hint(&root, &id),
+        Task::Status => grade::status(&root),
         Task::Figures { check, timing } => {
             if let Some(suite) = timing {
                 run_visualizations(&["timing", "--suite", &suite])
@@ -177,7 +282,7 @@ fn run_visualizations(args: &[&str]) -> Result<()> {
 }
 
 fn ci(root: &Path) -> Result<()> {
-    let steps: [(&str, &dyn Fn() -> Result<()>); 10] = [
+    let steps: [(&str, &dyn Fn() -> Result<()>); 11] = [
         ("format", &|| cargo(&["fmt", "--all", "--check"])),
         ("clippy", &|| {
             cargo(&[
@@ -224,6 +329,8 @@ fn ci(root: &Path) -> Result<()> {
         ("tests (teaching bugs)", &|| {
             cargo(&["test", "-p", "replication", "--features", "teaching-bugs"])
         }),
+        // The coursework kit cannot drift from the reference.
+        ("labs", &|| grade::check_kit(root, None)),
         ("benchmarks compile", &|| {
             cargo(&["bench", "--workspace", "--no-run"])
         }),
@@ -266,7 +373,11 @@ fn install_redis_tools() -> Result<()> {
 }
 
 fn book(root: &Path) -> Result<()> {
-    run_visualizations(&["figures"])?;
+    // A starter workspace has no visualizations crate (its figures are
+    // copied from the reference, and the stubbed code could not draw them).
+    if root.join("visualizations").is_dir() {
+        run_visualizations(&["figures"])?;
+    }
     let index = build_book(root)?;
     println!("The book is at {}", index.display());
     Ok(())
@@ -494,9 +605,15 @@ fn path_with_tool(tool: &Path) -> Result<std::ffi::OsString> {
 /// (mdbook-linkcheck2, while building) and on a link to a missing `#anchor`
 /// (after building).
 fn build_book(root: &Path) -> Result<PathBuf> {
-    let book = root.join("book");
+    build_book_at(root, root)
+}
+
+/// Builds `project/book` with the tools of `root/.tools` (the project is a
+/// starter for the student edition).
+fn build_book_at(root: &Path, project: &Path) -> Result<PathBuf> {
+    let book = project.join("book");
     let src = book.join("src");
-    book_checks::check_includes(root, &src)?;
+    book_checks::check_includes(project, &src)?;
     let mdbook = ensure_mdbook(root)?;
     let linkcheck = ensure_tool(
         root,
@@ -523,8 +640,114 @@ fn build_book(root: &Path) -> Result<PathBuf> {
     if !index.is_file() {
         bail!("mdbook succeeded but {} is missing", index.display());
     }
-    book_checks::check_fragments(root, &html, &src)?;
+    book_checks::check_fragments(project, &html, &src)?;
     Ok(index)
+}
+
+/// `cargo xtask book --instructor`: the book plus the answers appendix
+/// (`book/src/instructor/*.md`, which the normal SUMMARY leaves out), built
+/// in a copy of `book/` beside links to the rest of the workspace, so the
+/// `{{#include ../../../crates/…}}` paths still resolve.
+fn instructor_book(root: &Path) -> Result<()> {
+    let work = root.join("target").join("instructor-book");
+    if work.exists() {
+        std::fs::remove_dir_all(&work)?;
+    }
+    std::fs::create_dir_all(&work)?;
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "book" || name == "target" || name == ".git" {
+            continue;
+        }
+        std::os::unix::fs::symlink(entry.path(), work.join(&name))?;
+    }
+    copy_dir(&root.join("book"), &work.join("book"), &["build"])?;
+    let summary = work.join("book/src/SUMMARY.md");
+    let mut text = std::fs::read_to_string(&summary)?;
+    let mut answers: Vec<String> = std::fs::read_dir(root.join("book/src/instructor"))
+        .context("book/src/instructor/ holds the answers")?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".md"))
+        .collect();
+    answers.sort_by_key(|n| {
+        ["avl.md", "kv.md", "hnsw.md", "replication.md"]
+            .iter()
+            .position(|p| p == n)
+            .unwrap_or(usize::MAX)
+    });
+    let mut appendix = String::from("# Instructor appendix: answers\n\n");
+    for name in &answers {
+        let file = root.join("book/src/instructor").join(name);
+        let title = std::fs::read_to_string(&file)?
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# "))
+            .map(str::to_string)
+            .unwrap_or_else(|| name.clone());
+        appendix.push_str(&format!("- [{title}](instructor/{name})\n"));
+    }
+    appendix.push('\n');
+    // Before the suffix chapters (the glossary): mdBook allows no list after them.
+    match text.find("\n[Glossary]") {
+        Some(at) => text.insert_str(at + 1, &appendix),
+        None => text.push_str(&format!("\n{appendix}")),
+    }
+    std::fs::write(&summary, text)?;
+    let index = build_book_at(root, &work)?;
+    let out = root.join("book").join("build").join("instructor");
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    std::fs::create_dir_all(out.parent().context("book/build")?)?;
+    std::fs::rename(index.parent().context("index.html has a directory")?, &out)?;
+    println!(
+        "The instructor edition is at {}",
+        out.join("index.html").display()
+    );
+    Ok(())
+}
+
+/// Copies a directory tree, skipping top-level entries named in `skip`.
+fn copy_dir(from: &Path, to: &Path, skip: &[&str]) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if skip.iter().any(|s| name == *s) {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(&name), &[])?;
+        } else {
+            std::fs::copy(&path, to.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
+/// `cargo xtask book --student`: the book built from a fresh starter, so
+/// every listing inside a lab region shows the stub, never the answer.
+fn student_book(root: &Path) -> Result<()> {
+    let work = root.join("target").join("student-book");
+    if work.exists() {
+        std::fs::remove_dir_all(&work)?;
+    }
+    labs::write_starter(root, &work, &labs::StarterOptions::default())?;
+    let index = build_book_at(root, &work)?;
+    let out = root.join("book").join("build").join("student");
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    std::fs::create_dir_all(out.parent().context("book/build")?)?;
+    let html = index.parent().context("index.html has a directory")?;
+    std::fs::rename(html, &out)?;
+    println!(
+        "The student edition is at {}",
+        out.join("index.html").display()
+    );
+    Ok(())
 }
 
 /// The pinned mdBook: `.tools/bin/mdbook`, installed with `cargo install

@@ -41,8 +41,8 @@
 //! [`crate::recall_at_k`] measures.
 // ANCHOR_END: invariants
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap};
+use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use rand::rngs::ChaCha8Rng;
@@ -50,7 +50,7 @@ use rand::{RngExt, SeedableRng};
 
 use crate::error::{Error, Result};
 use crate::flat::{Neighbor, by_distance_then_id};
-use crate::metric::{Kernels, Metric, prefetch};
+use crate::metric::{Kernels, Metric};
 use crate::vector::prepare;
 use crate::visited::Visited;
 
@@ -1036,6 +1036,13 @@ impl Hnsw {
     /// neighbours, it chooses again among them (with the same rule as a new
     /// node) and keeps the cap.
     fn link(&mut self, from: u32, to: u32, layer: usize) {
+        // BEGIN LAB hnsw-neighbours
+        // STUB: let cap = if layer == 0 { self.params.m0 } else { self.params.m };
+        // STUB: let mut links = self.neighbors(from, layer).to_vec();
+        // STUB: if links.len() < cap {
+        // STUB:     links.push(to);
+        // STUB:     self.set_neighbors(from, layer, &links);
+        // STUB: }
         let cap = if layer == 0 {
             self.params.m0
         } else {
@@ -1064,6 +1071,7 @@ impl Hnsw {
             links.extend(chosen.iter().map(|s| s.node));
         }
         self.set_neighbors(from, layer, &links);
+        // END LAB
     }
     // ANCHOR_END: link
 
@@ -1079,6 +1087,9 @@ impl Hnsw {
         base_node: u32,
         exclude: &[u32],
     ) -> Vec<Scored> {
+        // BEGIN LAB hnsw-neighbours
+        // STUB: let _ = (base, layer, base_node, exclude);
+        // STUB: candidates.iter().copied().take(count).collect()
         let Selection::Heuristic {
             extend_candidates,
             keep_pruned,
@@ -1126,12 +1137,14 @@ impl Hnsw {
             chosen.extend(pruned.into_iter().take(room));
         }
         chosen
+        // END LAB
     }
     // ANCHOR_END: select
 
     // ANCHOR: greedy
     /// Greedy walk on `layer` from `start` to a local minimum (ef = 1).
     fn greedy(&self, query: &[f32], start: Scored, layer: usize, probe: &mut impl Probe) -> Scored {
+        // BEGIN LAB hnsw-search
         let mut best = start;
         probe.stepped(layer, best.node);
         loop {
@@ -1152,6 +1165,7 @@ impl Hnsw {
             }
             probe.stepped(layer, best.node);
         }
+        // END LAB
     }
     // ANCHOR_END: greedy
 
@@ -1170,6 +1184,12 @@ impl Hnsw {
         mut accept: impl FnMut(u32) -> bool,
         probe: &mut impl Probe,
     ) -> Vec<Scored> {
+        // BEGIN LAB hnsw-search
+        // STUB: strata_lab::todo!("hnsw-search", query, entry_points, ef, layer, &mut accept, probe)
+        use crate::metric::prefetch;
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+
         let mut visited = self.take_visited();
         let mut candidates: BinaryHeap<Reverse<Scored>> = BinaryHeap::new();
         let mut results: BinaryHeap<Scored> = BinaryHeap::new();
@@ -1226,6 +1246,7 @@ impl Hnsw {
         }
         self.return_visited(visited);
         results.into_sorted_vec()
+        // END LAB
     }
     // ANCHOR_END: search_layer
 

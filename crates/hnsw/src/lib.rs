@@ -74,6 +74,7 @@
 pub mod data;
 mod error;
 mod flat;
+pub mod homework;
 mod index;
 pub mod io;
 pub mod metric;

@@ -76,6 +76,7 @@
 pub mod checkers;
 pub mod durable;
 pub mod history;
+pub mod homework;
 pub mod journal;
 pub mod kv_app;
 pub mod linearizability;

@@ -74,6 +74,16 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Print a generated homework problem: walk HNSW's greedy search by hand
+    /// over twelve points (OSTEP style).
+    Homework {
+        /// The problem; the same seed gives the same points and query.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print the solution too.
+        #[arg(long)]
+        answer: bool,
+    },
     /// Exact k nearest base ids of every query, as .ivecs.
     Truth {
         #[arg(long)]
@@ -95,6 +105,14 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Homework { seed, answer } => {
+            let homework = hnsw::homework::Homework::generate(seed);
+            print!("{}", homework.problem());
+            if answer {
+                print!("\n{}", homework.answer());
+            }
+            Ok(())
+        }
         Command::Clustered {
             count,
             dimension,

@@ -93,6 +93,16 @@ enum Command {
         #[arg(long, default_value_t = Budget::default().states)]
         budget: u64,
     },
+    /// Print a generated homework problem: a short register history to
+    /// judge for linearizability (OSTEP style).
+    Homework {
+        /// The problem; the same seed gives the same history.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print the solution too.
+        #[arg(long)]
+        answer: bool,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -371,6 +381,14 @@ fn main() -> ExitCode {
             .validate()
             .and_then(|()| cmd_sweep(&setup, first_seed, seeds, jobs)),
         Command::Check { file, budget } => run_check(&file, budget),
+        Command::Homework { seed, answer } => {
+            let homework = replication::homework::Homework::generate(seed);
+            print!("{}", homework.problem());
+            if answer {
+                print!("\n{}", homework.answer());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
