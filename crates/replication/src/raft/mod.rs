@@ -624,6 +624,8 @@ impl<A: App> RaftNode<A> {
     /// Appends a record; it becomes durable at the end of the input
     /// (invariants 1–2: outputs are held until then).
     fn persist(&mut self, record: &[u8]) {
+        // BEGIN LAB raft-3c
+        // STUB: let _ = record;
         if self.failed.is_some() {
             return;
         }
@@ -631,6 +633,7 @@ impl<A: App> RaftNode<A> {
             Ok(()) => self.unsynced = true,
             Err(e) => self.fail(e),
         }
+        // END LAB
     }
 
     fn persist_term_vote(&mut self) {
@@ -648,6 +651,7 @@ impl<A: App> RaftNode<A> {
     /// Rewrites the whole record log as `TermVote, Snapshot, Append(rest)`
     /// (persist invariant 3), durably.
     fn persist_compacted(&mut self) {
+        // BEGIN LAB raft-3d
         if self.failed.is_some() {
             return;
         }
@@ -663,16 +667,20 @@ impl<A: App> RaftNode<A> {
         if let Err(e) = self.store.rewrite(records.iter().map(Vec::as_slice)) {
             self.fail(e);
         }
+        // END LAB
     }
 
     /// Makes every record of this input durable before any output leaves.
     fn sync(&mut self) {
+        // BEGIN LAB raft-3c
+        // STUB: let _ = self;
         if self.unsynced && self.failed.is_none() {
             if let Err(e) = self.store.sync() {
                 self.fail(e);
             }
             self.unsynced = false;
         }
+        // END LAB
     }
 
     /// Storage failed: stop, and send nothing that might promise durability.
@@ -738,6 +746,7 @@ impl<A: App> RaftNode<A> {
 impl<A: App> RaftNode<A> {
     /// Adopts a higher term (forgetting the vote) and/or steps down.
     fn become_follower(&mut self, now: Time, term: Term, leader: Option<NodeId>) {
+        // BEGIN LAB raft-3a
         if term > self.term {
             self.term = term;
             self.voted_for = None;
@@ -753,6 +762,7 @@ impl<A: App> RaftNode<A> {
         if was != Role::Follower {
             self.reset_election_timer(now);
         }
+        // END LAB
     }
 
     /// A deposed leader's clients: an update may still commit under the
@@ -773,6 +783,7 @@ impl<A: App> RaftNode<A> {
     }
 
     fn start_election(&mut self, now: Time) {
+        // BEGIN LAB raft-3a
         self.term += 1;
         self.role = Role::Candidate;
         self.voted_for = Some(self.id);
@@ -791,6 +802,7 @@ impl<A: App> RaftNode<A> {
         if self.votes.len() >= self.majority() {
             self.become_leader(now);
         }
+        // END LAB
     }
 
     // ANCHOR: request_vote
@@ -802,6 +814,7 @@ impl<A: App> RaftNode<A> {
         last_log_index: LogIndex,
         last_log_term: Term,
     ) {
+        // BEGIN LAB raft-3a
         if term > self.term {
             self.become_follower(now, term, None);
         }
@@ -821,10 +834,12 @@ impl<A: App> RaftNode<A> {
         // The vote is synced in `end_input`, before this reply leaves.
         let term = self.term;
         self.send(from, RaftMessage::RequestVoteReply { term, granted });
+        // END LAB
     }
     // ANCHOR_END: request_vote
 
     fn on_request_vote_reply(&mut self, now: Time, from: NodeId, term: Term, granted: bool) {
+        // BEGIN LAB raft-3a
         if term > self.term {
             self.become_follower(now, term, None);
             return;
@@ -836,9 +851,11 @@ impl<A: App> RaftNode<A> {
         if self.votes.len() >= self.majority() {
             self.become_leader(now);
         }
+        // END LAB
     }
 
     fn become_leader(&mut self, now: Time) {
+        // BEGIN LAB raft-3a
         self.role = Role::Leader;
         self.leader_hint = Some(self.id);
         self.votes.clear();
@@ -866,6 +883,7 @@ impl<A: App> RaftNode<A> {
         });
         self.broadcast_append();
         self.advance_commit();
+        // END LAB
     }
 }
 
@@ -883,20 +901,24 @@ impl<A: App> RaftNode<A> {
     /// Sends `peer` the entries from its next index (or the snapshot, if
     /// they are compacted), optimistically advancing its next index.
     fn send_append(&mut self, peer: NodeId) {
+        // BEGIN LAB raft-3b
+        // STUB: // A bare heartbeat, enough for elections (raft-3a); it carries nothing yet.
+        // STUB: let msg = RaftMessage::AppendEntries {
+        // STUB:     term: self.term,
+        // STUB:     prev_log_index: 0,
+        // STUB:     prev_log_term: 0,
+        // STUB:     entries: Vec::new(),
+        // STUB:     leader_commit: 0,
+        // STUB:     round: 0,
+        // STUB: };
+        // STUB: self.send(peer, msg);
         let Some(leader) = self.leader.as_mut() else {
             return;
         };
         let next = leader.next_index[peer];
         let round = leader.round;
         if next <= self.log.snapshot_index {
-            leader.next_index[peer] = self.log.snapshot_index + 1;
-            let msg = RaftMessage::InstallSnapshot {
-                term: self.term,
-                snapshot: self.snapshot.clone(),
-                round,
-            };
-            self.send(peer, msg);
-            return;
+            return self.send_snapshot(peer);
         }
         let prev_log_index = next - 1;
         let prev_log_term = self.log.term_at(prev_log_index).unwrap_or(0);
@@ -913,11 +935,30 @@ impl<A: App> RaftNode<A> {
             round,
         };
         self.send(peer, msg);
+        // END LAB
+    }
+
+    /// Sends `peer` the snapshot, because the entries it needs next are
+    /// compacted, and sets its next index past the snapshot.
+    fn send_snapshot(&mut self, peer: NodeId) {
+        // BEGIN LAB raft-3d
+        let Some(leader) = self.leader.as_mut() else {
+            return;
+        };
+        leader.next_index[peer] = self.log.snapshot_index + 1;
+        let msg = RaftMessage::InstallSnapshot {
+            term: self.term,
+            snapshot: self.snapshot.clone(),
+            round: leader.round,
+        };
+        self.send(peer, msg);
+        // END LAB
     }
 
     // ANCHOR: append_entries
-    /// The follower's side of AppendEntries, with the conflict hints of
-    /// fast backtracking.
+    /// The follower's side of AppendEntries: a request of an older term is
+    /// rejected; otherwise its sender leads our term, so we follow it,
+    /// restart the election timer, and check and store its entries.
     #[allow(clippy::too_many_arguments)]
     fn on_append_entries(
         &mut self,
@@ -926,24 +967,62 @@ impl<A: App> RaftNode<A> {
         term: Term,
         prev_log_index: LogIndex,
         prev_log_term: Term,
-        mut entries: Vec<Entry<A::Command>>,
+        entries: Vec<Entry<A::Command>>,
         leader_commit: LogIndex,
         round: u64,
     ) {
-        let reject = |node: &Self, conflict_term, conflict_index| RaftMessage::AppendEntriesReply {
-            term: node.term,
+        // BEGIN LAB raft-3a
+        if term < self.term {
+            let msg = self.reject_append(None, 0, round);
+            return self.send(from, msg);
+        }
+        self.become_follower(now, term, Some(from));
+        self.reset_election_timer(now);
+        self.append_matching(
+            from,
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit,
+            round,
+        );
+        // END LAB
+    }
+
+    /// A failed AppendEntries reply carrying the conflict hints of fast
+    /// backtracking (none, with `conflict_index` 0, for a stale request).
+    fn reject_append(
+        &self,
+        conflict_term: Option<Term>,
+        conflict_index: LogIndex,
+        round: u64,
+    ) -> RaftMessage<A> {
+        RaftMessage::AppendEntriesReply {
+            term: self.term,
             success: false,
             match_index: 0,
             conflict_term,
             conflict_index,
             round,
-        };
-        if term < self.term {
-            let msg = reject(self, None, 0);
-            return self.send(from, msg);
         }
-        self.become_follower(now, term, Some(from));
-        self.reset_election_timer(now);
+    }
+
+    /// The rest of the follower's side, once the sender is known to lead
+    /// our term: the consistency check at `prev_log_index` (answered with
+    /// the conflict hints of fast backtracking), then the entries are
+    /// stored, truncating only at a real conflict.
+    fn append_matching(
+        &mut self,
+        from: NodeId,
+        prev_log_index: LogIndex,
+        prev_log_term: Term,
+        entries: Vec<Entry<A::Command>>,
+        leader_commit: LogIndex,
+        round: u64,
+    ) {
+        // BEGIN LAB raft-3b
+        // STUB: let _ = (from, prev_log_index, prev_log_term, entries, leader_commit, round);
+        let mut entries = entries;
         let mut prev = prev_log_index;
         // Entries inside our snapshot are committed, hence identical: skip.
         if prev < self.log.snapshot_index {
@@ -956,12 +1035,13 @@ impl<A: App> RaftNode<A> {
             }
         } else if prev > self.log.last_index() {
             // Too short: the leader should back up to our end.
-            let msg = reject(self, None, self.log.last_index() + 1);
+            let msg = self.reject_append(None, self.log.last_index() + 1, round);
             return self.send(from, msg);
         } else if let Some(ours) = self.log.term_at(prev).filter(|&t| t != prev_log_term) {
             // Conflict: name our term there and where its run begins, so the
             // leader can skip the whole run in one round trip.
-            let msg = reject(self, Some(ours), self.log.first_index_of_run(prev));
+            let conflict_index = self.log.first_index_of_run(prev);
+            let msg = self.reject_append(Some(ours), conflict_index, round);
             return self.send(from, msg);
         }
         // Append, truncating only at a real conflict: a stale or duplicated
@@ -989,6 +1069,7 @@ impl<A: App> RaftNode<A> {
         }
         let msg = self.accept(prev, entries.len(), leader_commit, round);
         self.send(from, msg);
+        // END LAB
     }
     // ANCHOR_END: append_entries
 
@@ -1001,6 +1082,7 @@ impl<A: App> RaftNode<A> {
         leader_commit: LogIndex,
         round: u64,
     ) -> RaftMessage<A> {
+        // BEGIN LAB raft-3b
         let match_index = prev + count as LogIndex;
         let commit = leader_commit.min(match_index);
         if commit > self.commit_index {
@@ -1014,6 +1096,7 @@ impl<A: App> RaftNode<A> {
             conflict_index: 0,
             round,
         }
+        // END LAB
     }
 
     /// The leader's side of an AppendEntries (or InstallSnapshot) reply.
@@ -1031,6 +1114,8 @@ impl<A: App> RaftNode<A> {
         if term != self.term || from >= self.nodes {
             return;
         }
+        // BEGIN LAB raft-3b
+        // STUB: let _ = (outcome, round);
         let last = self.log.last_index();
         let hint_next = match outcome {
             Err((Some(conflict_term), conflict_index)) => self
@@ -1063,12 +1148,15 @@ impl<A: App> RaftNode<A> {
             self.send_append(from);
         }
         self.advance_commit();
+        // END LAB
     }
 
     // ANCHOR: commit_rule
     /// Figure 8's rule (invariant 6): the highest index a majority stores
     /// commits only if its entry is of the current term.
     fn advance_commit(&mut self) {
+        // BEGIN LAB raft-3b
+        // STUB: let _ = self;
         let Some(leader) = self.leader.as_ref() else {
             return;
         };
@@ -1081,6 +1169,7 @@ impl<A: App> RaftNode<A> {
         if candidate > self.commit_index && (current_term || counting) {
             self.commit_index = candidate;
         }
+        // END LAB
     }
     // ANCHOR_END: commit_rule
 
@@ -1117,6 +1206,8 @@ impl<A: App> RaftNode<A> {
     /// Snapshots the state machine once enough entries were applied since
     /// the last snapshot, and compacts the log.
     fn maybe_snapshot(&mut self) {
+        // BEGIN LAB raft-3d
+        // STUB: let _ = self;
         let threshold = self.config.snapshot_threshold_entries;
         if threshold == 0 || self.last_applied - self.log.snapshot_index < threshold {
             return;
@@ -1132,6 +1223,7 @@ impl<A: App> RaftNode<A> {
         };
         self.log.compact_to(index, term);
         self.persist_compacted();
+        // END LAB
     }
 
     // ANCHOR: install_snapshot
@@ -1143,6 +1235,7 @@ impl<A: App> RaftNode<A> {
         snapshot: Snapshot<A>,
         round: u64,
     ) {
+        // BEGIN LAB raft-3d
         if term >= self.term {
             self.become_follower(now, term, Some(from));
             self.reset_election_timer(now);
@@ -1174,6 +1267,7 @@ impl<A: App> RaftNode<A> {
                 round,
             },
         );
+        // END LAB
     }
     // ANCHOR_END: install_snapshot
 }

@@ -131,6 +131,14 @@ pub(crate) struct Recovered<A: App> {
 /// [`io::ErrorKind::InvalidData`] for a record that does not decode or an
 /// append that would leave a gap in the log.
 pub(crate) fn replay<A: App>(records: &[Vec<u8>]) -> io::Result<Recovered<A>> {
+    // BEGIN LAB raft-3c
+    // STUB: let _ = records;
+    // STUB: Ok(Recovered {
+    // STUB:     term: 0,
+    // STUB:     voted_for: None,
+    // STUB:     log: Log::default(),
+    // STUB:     snapshot: Snapshot::<A>::default(),
+    // STUB: })
     let mut r = Recovered {
         term: 0,
         voted_for: None,
@@ -179,6 +187,7 @@ pub(crate) fn replay<A: App>(records: &[Vec<u8>]) -> io::Result<Recovered<A>> {
         d.end()?;
     }
     Ok(r)
+    // END LAB
 }
 
 #[cfg(test)]

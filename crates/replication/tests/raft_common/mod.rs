@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod scenarios;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -403,4 +405,36 @@ impl Cluster {
 pub fn writes(entry: Option<Entry>, value: Value) -> bool {
     matches!(entry, Some(Entry { payload: Payload::Client(r), .. })
         if r.command == Command::Write { key: 0, value })
+}
+
+/// Runs Raft (`raft`) under the workload runner with `config` and a
+/// [`RaftMonitor`] plus `extra` monitors, and fails unless the history is
+/// linearizable, no monitor objected, the healed cluster served every final
+/// read and the replicas converged. `name` names the test in the message.
+#[track_caller]
+pub fn check_linearizable(
+    name: &str,
+    config: &replication::sim::workload::RunConfig,
+    raft: RaftConfig,
+    extra: Vec<Box<dyn Monitor<RaftNode>>>,
+) {
+    let mut monitors: Vec<Box<dyn Monitor<RaftNode>>> = vec![Box::new(RaftMonitor::new())];
+    monitors.extend(extra);
+    let report = replication::sim::workload::run::<RaftNode>(config, raft, monitors);
+    assert!(
+        report.passed(),
+        "{name}, seed {}: linearizable {:?}, violation {:?}, served after heal {}, converged {:?}\n  replay: {}",
+        config.seed,
+        report.linearizable,
+        report.violation,
+        report.served_after_heal,
+        report.converged,
+        report.replay,
+    );
+    assert!(
+        report.outcomes[0] > 20,
+        "{name}, seed {}: only {} operations succeeded",
+        config.seed,
+        report.outcomes[0]
+    );
 }
