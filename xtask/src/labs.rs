@@ -254,7 +254,13 @@ pub(crate) fn regions_of(file: &str, text: &str) -> Result<Vec<Region>> {
                 .collect();
             let stub: Vec<String> = lines[start + 1..i]
                 .iter()
-                .map_while(|l| l.trim().strip_prefix(STUB).map(|s| s.trim().to_string()))
+                // One space after `STUB:` is the separator; more is the
+                // stub's own indentation (multi-line stubs keep their shape).
+                .map_while(|l| {
+                    l.trim()
+                        .strip_prefix(STUB)
+                        .map(|s| s.strip_prefix(' ').unwrap_or(s).trim_end().to_string())
+                })
                 .collect();
             if let Some(k) = (start + 1..i).find(|&k| lines[k].contains("ANCHOR")) {
                 bail!(
