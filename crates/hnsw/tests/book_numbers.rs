@@ -36,13 +36,17 @@ fn exact(points: &Dataset) -> FlatIndex {
     flat
 }
 
-/// `single_layer` of `tests/exercises.rs`: every node on layer 0.
+// ANCHOR: single_layer
+/// Parameters that put every node on layer 0 (P(level ≥ 1) = e^(−10⁹)): a
+/// single proximity graph in the spirit of NSW, though it keeps the degree
+/// cap `m0` and the selection rule of `params`.
 fn single_layer(params: Params) -> Params {
     Params {
         level_multiplier: 1e-9,
         ..params
     }
 }
+// ANCHOR_END: single_layer
 
 /// Mean distance evaluations per search and mean recall@k.
 fn cost_and_recall(

@@ -37,17 +37,14 @@ fn exact(points: &Dataset, metric: Metric) -> FlatIndex {
     flat
 }
 
-// ANCHOR: single_layer
-/// Parameters that put every node on layer 0 (P(level ≥ 1) = e^(−10⁹)): a
-/// single proximity graph in the spirit of NSW, though it keeps the degree
-/// cap `m0` and the selection rule of `params`.
+/// `single_layer` of `tests/book_numbers.rs` (the book's listing):
+/// every node on layer 0.
 fn single_layer(params: Params) -> Params {
     Params {
         level_multiplier: 1e-9,
         ..params
     }
 }
-// ANCHOR_END: single_layer
 
 /// Mean distance evaluations per search, and mean recall@k against `flat`.
 fn cost_and_recall(
@@ -77,23 +74,6 @@ fn ids(results: &[Neighbor]) -> Vec<u64> {
 
 // An index answers with what it holds: never more results than live items,
 // nearest first, each with its distance.
-// ANCHOR: first_search
-#[test]
-fn exercise_a_search_returns_at_most_the_live_items() {
-    let mut index = Hnsw::new(Metric::L2, 2, Params::new(4)).unwrap();
-    for (id, point) in [[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [3.0, 3.0]]
-        .iter()
-        .enumerate()
-    {
-        index.insert(id as u64, point).unwrap();
-    }
-    let found = index.search(&[0.0, 0.0], 10, 10).unwrap();
-    assert_eq!(ids(&found), [0, 1, 2, 3]);
-    let distances: Vec<f32> = found.iter().map(|r| r.distance).collect();
-    assert_eq!(distances, [0.0, 1.0, 4.0, 18.0], "squared L2 distances");
-}
-// ANCHOR_END: first_search
-
 // An embedding has one fixed length per model: the index refuses anything
 // else, and anything that is not a finite number.
 #[test]

@@ -127,3 +127,21 @@ proptest! {
         run(params, &ops)?;
     }
 }
+
+// ANCHOR: first_search
+#[test]
+fn a_search_returns_at_most_the_live_items() {
+    let mut index = Hnsw::new(Metric::L2, 2, Params::new(4)).unwrap();
+    for (id, point) in [[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [3.0, 3.0]]
+        .iter()
+        .enumerate()
+    {
+        index.insert(id as u64, point).unwrap();
+    }
+    let found = index.search(&[0.0, 0.0], 10, 10).unwrap();
+    let ids: Vec<u64> = found.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [0, 1, 2, 3]);
+    let distances: Vec<f32> = found.iter().map(|r| r.distance).collect();
+    assert_eq!(distances, [0.0, 1.0, 4.0, 18.0], "squared L2 distances");
+}
+// ANCHOR_END: first_search

@@ -633,30 +633,15 @@ fn exercise_which_writes_are_lost() {
 // ---------------------------------------------------------------------------
 
 #[cfg(feature = "teaching-bugs")]
+#[path = "raft_common/hunt.rs"]
+mod hunt;
+
+#[cfg(feature = "teaching-bugs")]
 mod teaching_bugs {
     use super::*;
     use replication::raft::RaftBugs;
 
-    // ANCHOR: raft_run
-    /// A workload run of Raft with `bugs`, as `sim run --protocol raft
-    /// --nodes NODES --seed SEED --faults FAULTS` would run it.
-    fn raft_run(seed: u64, nodes: usize, faults: &str, bugs: RaftBugs) -> RunReport {
-        let mut config = RunConfig::new(seed);
-        config.nodes = nodes;
-        config.faults = faults.parse().expect("a valid schedule");
-        config.workload.retry_on_timeout = true;
-        let raft = RaftConfig {
-            bugs,
-            ..RaftConfig::default()
-        };
-        run::<RaftNode>(&config, raft, vec![Box::new(RaftMonitor::new())])
-    }
-
-    /// Whether any checker flagged the run, as `sim run` would.
-    fn caught(report: &RunReport) -> bool {
-        !report.passed() || !lost_writes(&report.history, &report.final_values).is_empty()
-    }
-    // ANCHOR_END: raft_run
+    use crate::hunt::{caught, raft_run};
 
     /// Acknowledging before a majority stores the entry: random faults
     /// catch it on the first seed tried (seed 0), the linearizability
