@@ -282,7 +282,7 @@ fn run_visualizations(args: &[&str]) -> Result<()> {
 }
 
 fn ci(root: &Path) -> Result<()> {
-    let steps: [(&str, &dyn Fn() -> Result<()>); 11] = [
+    let steps: [(&str, &dyn Fn() -> Result<()>); 12] = [
         ("format", &|| cargo(&["fmt", "--all", "--check"])),
         ("clippy", &|| {
             cargo(&[
@@ -335,6 +335,9 @@ fn ci(root: &Path) -> Result<()> {
             cargo(&["bench", "--workspace", "--no-run"])
         }),
         ("book", &|| build_book(root).map(drop)),
+        // The student edition is built from a starter: every include must
+        // resolve there too (it leaves out the answers files).
+        ("book (student edition)", &|| student_book(root)),
         ("figures are up to date", &|| {
             run_visualizations(&["figures", "--check"])
         }),
