@@ -559,6 +559,34 @@ pub struct Hnsw {
 }
 // ANCHOR_END: hnsw
 
+/// A copy of the index: the same graph, vectors, ids and tombstones, and
+/// the same level generator state (its draws replayed, one per node, as a
+/// loaded index does), so the copy and the original insert the same items
+/// into the same graphs. Only the pool of reusable visited sets is not
+/// copied (it is a cache).
+impl Clone for Hnsw {
+    fn clone(&self) -> Hnsw {
+        Hnsw {
+            params: self.params,
+            metric: self.metric,
+            dimension: self.dimension,
+            vectors: self.vectors.clone(),
+            ids: self.ids.clone(),
+            levels: self.levels.clone(),
+            removed: self.removed.clone(),
+            layer0: self.layer0.clone(),
+            upper: self.upper.clone(),
+            entry: self.entry,
+            parent: self.parent.clone(),
+            children: self.children.clone(),
+            by_id: self.by_id.clone(),
+            rng: self.replayed_rng(),
+            kernels: self.kernels,
+            visited: Mutex::new(Vec::new()),
+        }
+    }
+}
+
 impl Hnsw {
     /// An empty index.
     ///
@@ -680,6 +708,16 @@ impl Hnsw {
         self.vectors.len() * 4 + links * 4 + self.ids.len() * per_node
     }
     // ANCHOR_END: memory_bytes
+
+    /// The level generator as it is now: seeded, with one draw per node
+    /// inserted since the index was made or compacted.
+    fn replayed_rng(&self) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.params.seed);
+        for _ in 0..self.ids.len() {
+            let _: f64 = rng.random();
+        }
+        rng
+    }
 
     pub(crate) fn set_rng(&mut self, rng: ChaCha8Rng) {
         self.rng = rng;
@@ -1598,6 +1636,25 @@ mod checker_tests {
     fn slot(index: &mut Hnsw, node: u32) -> &mut [u32] {
         let stride = index.params.m0 + 1;
         &mut index.layer0[node as usize * stride..][..stride]
+    }
+
+    #[test]
+    fn a_clone_grows_into_the_same_graph() {
+        let mut original = index();
+        let mut copy = original.clone();
+        for id in 40..80u64 {
+            let x = id as f32;
+            original.insert(id, &[x.sin() * x, x.cos() * x]).unwrap();
+            copy.insert(id, &[x.sin() * x, x.cos() * x]).unwrap();
+        }
+        copy.check_invariants().unwrap();
+        assert_eq!(
+            original.levels, copy.levels,
+            "the level draws continue alike"
+        );
+        assert_eq!(original.layer0, copy.layer0);
+        assert_eq!(original.upper, copy.upper);
+        assert_eq!(original.entry, copy.entry);
     }
 
     #[test]

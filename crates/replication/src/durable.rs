@@ -161,6 +161,14 @@ impl Encoder {
         }
     }
 
+    /// Appends `bytes` with their length (a `u64` first), so that fields
+    /// follow them; [`Decoder::bytes`] reads them back.
+    pub fn bytes(self, bytes: &[u8]) -> Self {
+        let mut e = self.u64(bytes.len() as u64);
+        e.buf.extend_from_slice(bytes);
+        e
+    }
+
     /// Appends `bytes` as they are, with no length: only as a record's
     /// last field, which [`Decoder::rest`] reads back.
     pub fn tail(mut self, bytes: &[u8]) -> Self {
@@ -240,6 +248,25 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// Reads bytes written by [`Encoder::bytes`], borrowed from the record.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidData`] if the record is shorter than the
+    /// length field says (checked before anything is taken).
+    pub fn bytes(&mut self) -> io::Result<&'a [u8]> {
+        let len = self.u64()?;
+        if len > self.bytes.len() as u64 {
+            return Err(corrupt(format!(
+                "a field of {len} bytes in a record with {} left",
+                self.bytes.len()
+            )));
+        }
+        let (head, rest) = self.bytes.split_at(len as usize);
+        self.bytes = rest;
+        Ok(head)
+    }
+
     /// The bytes not read yet, all of them (a field written by
     /// [`Encoder::tail`]); the record is then fully read.
     pub fn rest(&mut self) -> &'a [u8] {
@@ -302,6 +329,19 @@ pub fn decode_command(d: &mut Decoder<'_>) -> io::Result<crate::protocol::Comman
 mod tests {
     use super::*;
     use kv::{Crash, SimDisk};
+
+    #[test]
+    fn length_prefixed_bytes_round_trip_and_a_lying_length_is_refused() {
+        let record = Encoder::new().bytes(b"abc").u8(7).bytes(b"").finish();
+        let mut d = Decoder::new(&record);
+        assert_eq!(d.bytes().unwrap(), b"abc");
+        assert_eq!(d.u8().unwrap(), 7);
+        assert_eq!(d.bytes().unwrap(), b"");
+        d.end().unwrap();
+        let lying = Encoder::new().u64(u64::MAX).tail(b"abc").finish();
+        let error = Decoder::new(&lying).bytes().unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
 
     #[test]
     fn records_survive_a_crash_only_once_synced() {

@@ -1,0 +1,183 @@
+//! Commands as bytes in Raft's log (contract 3 of [`replication::raft::App`]):
+//! a tag byte, then the fields in order; byte strings and vectors carry
+//! their length. Decoding refuses what encoding cannot write (a bad tag, a
+//! length beyond the record, a non-finite component, attributes that are
+//! not UTF-8) with [`io::ErrorKind::InvalidData`].
+
+use std::io;
+
+use replication::durable::{Decoder, Encoder};
+
+use crate::command::{Command, Query, Search, Vector};
+
+fn corrupt(what: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.into())
+}
+
+fn vector(e: Encoder, v: &Vector) -> Encoder {
+    let bytes: Vec<u8> = v
+        .components()
+        .iter()
+        .flat_map(|c| c.to_le_bytes())
+        .collect();
+    e.bytes(&bytes)
+}
+
+fn read_vector(d: &mut Decoder<'_>) -> io::Result<Vector> {
+    let bytes = d.bytes()?;
+    if bytes.len() % 4 != 0 {
+        return Err(corrupt("a vector of a length not a multiple of 4"));
+    }
+    let components = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Vector::new(components).map_err(|_| corrupt("a vector that is empty or not finite"))
+}
+
+fn opt_usize(e: Encoder, v: Option<usize>) -> Encoder {
+    e.opt_i64(v.map(|n| n as i64))
+}
+
+fn read_opt_usize(d: &mut Decoder<'_>) -> io::Result<Option<usize>> {
+    d.opt_i64()?
+        .map(|n| usize::try_from(n).map_err(|_| corrupt(format!("a negative count {n}"))))
+        .transpose()
+}
+
+fn opt_text(e: Encoder, v: Option<&str>) -> Encoder {
+    match v {
+        None => e.u8(0),
+        Some(text) => e.u8(1).bytes(text.as_bytes()),
+    }
+}
+
+fn text(d: &mut Decoder<'_>) -> io::Result<String> {
+    String::from_utf8(d.bytes()?.to_vec()).map_err(|_| corrupt("text that is not UTF-8"))
+}
+
+fn read_opt_text(d: &mut Decoder<'_>) -> io::Result<Option<String>> {
+    match d.u8()? {
+        0 => Ok(None),
+        1 => text(d).map(Some),
+        flag => Err(corrupt(format!("bad option flag {flag}"))),
+    }
+}
+
+/// Appends `command` to a log record.
+pub(crate) fn encode(command: &Command, e: Encoder) -> Encoder {
+    match command {
+        Command::Add {
+            key,
+            element,
+            vector: v,
+            attributes,
+            m,
+            ef_construction,
+        } => {
+            let e = vector(e.u8(1).bytes(key).bytes(element), v);
+            let e = opt_text(e, attributes.as_deref());
+            opt_usize(opt_usize(e, *m), *ef_construction)
+        }
+        Command::Remove { key, element } => e.u8(2).bytes(key).bytes(element),
+        Command::SetAttributes {
+            key,
+            element,
+            attributes,
+        } => e
+            .u8(3)
+            .bytes(key)
+            .bytes(element)
+            .bytes(attributes.as_bytes()),
+        Command::Similar { key, search } => {
+            let e = e.u8(4).bytes(key);
+            let e = match &search.query {
+                Query::Element(name) => e.u8(0).bytes(name),
+                Query::Vector(v) => vector(e.u8(1), v),
+            };
+            let e = opt_usize(e.u64(search.count as u64), search.ef);
+            let e = match search.epsilon_bits {
+                None => e.u8(0),
+                Some(bits) => e.u8(1).u64(bits),
+            };
+            let flags = u8::from(search.with_scores)
+                | u8::from(search.with_attributes) << 1
+                | u8::from(search.truth) << 2;
+            opt_text(e, search.filter.as_deref()).u8(flags)
+        }
+        Command::Card { key } => e.u8(5).bytes(key),
+        Command::Dim { key } => e.u8(6).bytes(key),
+        Command::Embedding { key, element } => e.u8(7).bytes(key).bytes(element),
+        Command::GetAttributes { key, element } => e.u8(8).bytes(key).bytes(element),
+        Command::Info { key } => e.u8(9).bytes(key),
+    }
+}
+
+/// Reads one command written by [`encode`].
+pub(crate) fn decode(d: &mut Decoder<'_>) -> io::Result<Command> {
+    let tag = d.u8()?;
+    let key = d.bytes()?.to_vec();
+    Ok(match tag {
+        1 => Command::Add {
+            key,
+            element: d.bytes()?.to_vec(),
+            vector: read_vector(d)?,
+            attributes: read_opt_text(d)?,
+            m: read_opt_usize(d)?,
+            ef_construction: read_opt_usize(d)?,
+        },
+        2 => Command::Remove {
+            key,
+            element: d.bytes()?.to_vec(),
+        },
+        3 => Command::SetAttributes {
+            key,
+            element: d.bytes()?.to_vec(),
+            attributes: text(d)?,
+        },
+        4 => {
+            let query = match d.u8()? {
+                0 => Query::Element(d.bytes()?.to_vec()),
+                1 => Query::Vector(read_vector(d)?),
+                other => return Err(corrupt(format!("bad query kind {other}"))),
+            };
+            let count = usize::try_from(d.u64()?).map_err(|_| corrupt("a count beyond usize"))?;
+            let ef = read_opt_usize(d)?;
+            let epsilon_bits = match d.u8()? {
+                0 => None,
+                1 => Some(d.u64()?),
+                flag => return Err(corrupt(format!("bad option flag {flag}"))),
+            };
+            let filter = read_opt_text(d)?;
+            let flags = d.u8()?;
+            if flags > 7 {
+                return Err(corrupt(format!("bad search flags {flags}")));
+            }
+            Command::Similar {
+                key,
+                search: Search {
+                    query,
+                    count,
+                    ef,
+                    epsilon_bits,
+                    filter,
+                    with_scores: flags & 1 != 0,
+                    with_attributes: flags & 2 != 0,
+                    truth: flags & 4 != 0,
+                },
+            }
+        }
+        5 => Command::Card { key },
+        6 => Command::Dim { key },
+        7 => Command::Embedding {
+            key,
+            element: d.bytes()?.to_vec(),
+        },
+        8 => Command::GetAttributes {
+            key,
+            element: d.bytes()?.to_vec(),
+        },
+        9 => Command::Info { key },
+        other => return Err(corrupt(format!("unknown vecstore command tag {other}"))),
+    })
+}
