@@ -181,3 +181,74 @@ pub(crate) fn decode(d: &mut Decoder<'_>) -> io::Result<Command> {
         other => return Err(corrupt(format!("unknown vecstore command tag {other}"))),
     })
 }
+
+/// Appends `reply` (a forwarded request's answer, sent back to the node the
+/// client is connected to).
+pub(crate) fn encode_reply(reply: &crate::command::Reply, e: Encoder) -> Encoder {
+    use crate::command::Reply;
+    match reply {
+        Reply::Simple(text) => e.u8(1).bytes(text.as_bytes()),
+        Reply::Error(text) => e.u8(2).bytes(text.as_bytes()),
+        Reply::Integer(n) => e.u8(3).i64(*n),
+        Reply::Bulk(None) => e.u8(4),
+        Reply::Bulk(Some(data)) => e.u8(5).bytes(data),
+        Reply::Array(None) => e.u8(6),
+        Reply::Array(Some(items)) => {
+            let mut e = e.u8(7).u64(items.len() as u64);
+            for item in items {
+                e = encode_reply(item, e);
+            }
+            e
+        }
+    }
+}
+
+/// Reads a reply written by [`encode_reply`]; arrays nest at most 8 deep.
+pub(crate) fn decode_reply(d: &mut Decoder<'_>, depth: usize) -> io::Result<crate::command::Reply> {
+    use crate::command::Reply;
+    if depth > 8 {
+        return Err(corrupt("a reply nested more than 8 deep"));
+    }
+    Ok(match d.u8()? {
+        1 => Reply::Simple(text(d)?),
+        2 => Reply::Error(text(d)?),
+        3 => Reply::Integer(d.i64()?),
+        4 => Reply::Bulk(None),
+        5 => Reply::Bulk(Some(d.bytes()?.to_vec())),
+        6 => Reply::Array(None),
+        7 => {
+            let n = d.u64()?;
+            let mut items = Vec::new();
+            for _ in 0..n {
+                items.push(decode_reply(d, depth + 1)?);
+            }
+            Reply::Array(Some(items))
+        }
+        other => return Err(corrupt(format!("unknown reply tag {other}"))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::Reply;
+
+    #[test]
+    fn replies_round_trip_and_damage_is_refused() {
+        let reply = Reply::Array(Some(vec![
+            Reply::text("a"),
+            Reply::Integer(-3),
+            Reply::Bulk(None),
+            Reply::Array(None),
+            Reply::Error("ERR x".into()),
+            Reply::Simple("OK".into()),
+        ]));
+        let bytes = encode_reply(&reply, Encoder::new()).finish();
+        let mut d = Decoder::new(&bytes);
+        assert_eq!(decode_reply(&mut d, 0).unwrap(), reply);
+        d.end().unwrap();
+        for cut in 0..bytes.len() {
+            assert!(decode_reply(&mut Decoder::new(&bytes[..cut]), 0).is_err());
+        }
+    }
+}

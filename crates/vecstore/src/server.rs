@@ -22,25 +22,48 @@
 //! (`fsync`), and a restart (even after `SIGKILL`) replays that log.
 // ANCHOR_END: design
 //!
-//! This node is a cluster of one: it elects itself within an election
-//! timeout of starting (the server waits for that before it listens).
+//! # A cluster
+//!
+//! With [`ServerConfig::cluster`], the node is one member of a Raft
+//! cluster: Raft's messages travel over TCP between the members' cluster
+//! addresses (frames of [`wire`]-encoded messages; a frame that cannot be
+//! sent is dropped, as the simulator's network drops messages). Any member
+//! accepts any command: a follower forwards its clients' requests to the
+//! leader it knows and relays the answer, retrying while no leader is
+//! known, for up to [`ServerConfig::request_timeout`]. Reads go to the
+//! leader too (ReadIndex), so they are linearizable.
+//!
+//! A single node elects itself within an election timeout of starting (the
+//! server waits for that before it listens).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use kv::{FsStorage, resp};
-use replication::protocol::{NodeContext, Output, Request, RequestId, Time};
-use replication::raft::{ClientReply, RaftConfig, RaftNode};
+use replication::durable::{Decoder, Encoder};
+use replication::protocol::{NodeContext, NodeId, Output, Request, RequestId, Time};
+use replication::raft::{App, ClientReply, RaftConfig, RaftMessage, RaftNode, wire};
 
+use crate::codec;
 use crate::command::{self, Command, Local, Parsed, Reply};
 use crate::state::VectorStore;
+
+/// The members of a cluster, and which one this server is.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// This node's index in `peers` (0-based; the command line's ids are
+    /// 1-based).
+    pub id: usize,
+    /// Every member's address for Raft traffic, this node's included.
+    pub peers: Vec<SocketAddr>,
+}
 
 /// The server's settings.
 #[derive(Debug, Clone)]
@@ -55,10 +78,15 @@ pub struct ServerConfig {
     /// snapshot holds every element, so taking one per 1,000 writes (Raft's
     /// default) would rewrite the whole store each second under load.
     pub raft: RaftConfig,
+    /// `None`: a cluster of one.
+    pub cluster: Option<ClusterConfig>,
+    /// How long a client request may wait for a leader before it is
+    /// answered with an error.
+    pub request_timeout: Duration,
 }
 
 impl ServerConfig {
-    /// Defaults for a node storing its log in `dir`.
+    /// Defaults for a single node storing its log in `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> ServerConfig {
         ServerConfig {
             dir: dir.into(),
@@ -68,6 +96,8 @@ impl ServerConfig {
                 snapshot_threshold_entries: 20_000,
                 ..RaftConfig::default()
             },
+            cluster: None,
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -78,11 +108,25 @@ struct Job {
     reply: Sender<(u64, Reply)>,
 }
 
+/// What the driver receives.
+enum Input {
+    /// A client's request, from a connection thread.
+    Client(Job),
+    /// A Raft message from another member.
+    Peer(NodeId, Box<RaftMessage<VectorStore>>),
+    /// A request another member forwards to this one (it believes this
+    /// node leads).
+    Forwarded(NodeId, Request<Command>),
+    /// The answer to a request this node forwarded.
+    Answered(RequestId, Reply),
+}
+
 /// What `ROLE` reports, kept up to date by the driver.
 #[derive(Debug, Clone, Default)]
 struct RoleInfo {
     leader: bool,
     term: u64,
+    id: usize,
     leader_id: Option<usize>,
     commit_index: u64,
 }
@@ -90,41 +134,56 @@ struct RoleInfo {
 /// A running server: its address, and the handle that stops it.
 #[derive(Debug)]
 pub struct Server {
-    addr: std::net::SocketAddr,
+    addr: SocketAddr,
     shutdown: Arc<AtomicBool>,
     accept: Option<thread::JoinHandle<()>>,
     driver: Option<thread::JoinHandle<io::Result<()>>>,
 }
 
 impl Server {
-    /// Opens (or recovers) the node in `config.dir`, waits until it leads,
-    /// and serves `listener` on background threads.
+    /// Opens (or recovers) the node in `config.dir` and serves `listener`
+    /// on background threads. A single node first waits until it has
+    /// elected itself; a cluster member starts serving at once (requests
+    /// wait for a leader, up to `request_timeout`).
     ///
     /// # Errors
     ///
     /// The directory cannot be opened or locked, the log does not decode
-    /// (a corrupt log is refused, never served), or the node does not elect
-    /// itself within 10 s.
+    /// (a corrupt log is refused, never served), the Raft address cannot be
+    /// bound, or a single node does not elect itself within 10 s.
     pub fn start(config: ServerConfig, listener: TcpListener) -> io::Result<Server> {
         let addr = listener.local_addr()?;
         let shutdown = Arc::new(AtomicBool::new(false));
         let role = Arc::new(Mutex::new(RoleInfo::default()));
-        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (inputs, inbox) = mpsc::channel::<Input>();
+        let peers = match &config.cluster {
+            None => Peers::none(),
+            Some(cluster) => {
+                let raft_listener = TcpListener::bind(cluster.peers[cluster.id])?;
+                spawn_peer_listener(raft_listener, inputs.clone(), Arc::clone(&shutdown))?;
+                Peers::connect(cluster)
+            }
+        };
         let (ready_tx, ready_rx) = mpsc::channel::<io::Result<()>>();
         let driver = {
-            let (shutdown, role, dir, raft) = (
-                Arc::clone(&shutdown),
-                Arc::clone(&role),
-                config.dir.clone(),
-                config.raft.clone(),
-            );
+            let (shutdown, role, config) =
+                (Arc::clone(&shutdown), Arc::clone(&role), config.clone());
             thread::Builder::new()
                 .name("vecstore-driver".into())
-                .spawn(move || drive(&dir, &raft, &inbox, &shutdown, &role, &ready_tx))?
+                .spawn(move || {
+                    let mut driver = Driver {
+                        config: &config,
+                        peers,
+                        pending: HashMap::new(),
+                        remote: HashMap::new(),
+                    };
+                    driver.run(&inbox, &shutdown, &role, &ready_tx)
+                })?
         };
         match ready_rx.recv_timeout(Duration::from_secs(10)) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
+                shutdown.store(true, Ordering::Release);
                 let _ = driver.join();
                 return Err(e);
             }
@@ -141,7 +200,7 @@ impl Server {
             let shutdown = Arc::clone(&shutdown);
             thread::Builder::new()
                 .name("vecstore-accept".into())
-                .spawn(move || accept_loop(listener, &config, &jobs, &shutdown, &role))?
+                .spawn(move || accept_loop(listener, &config, &inputs, &shutdown, &role))?
         };
         Ok(Server {
             addr,
@@ -152,7 +211,7 @@ impl Server {
     }
 
     /// The address clients connect to.
-    pub fn addr(&self) -> std::net::SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
@@ -187,108 +246,388 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-// ANCHOR: drive
-/// The driver: owns the node, feeds it batches of requests and timeouts,
-/// and routes its replies.
-fn drive(
-    dir: &Path,
-    raft: &RaftConfig,
-    inbox: &Receiver<Job>,
-    shutdown: &AtomicBool,
-    role: &Mutex<RoleInfo>,
-    ready: &Sender<io::Result<()>>,
-) -> io::Result<()> {
-    let started = Instant::now();
-    let now = || started.elapsed().as_micros() as Time + 1;
-    let opened = FsStorage::open(dir).and_then(|storage| {
-        let ctx = NodeContext {
+// ---------------------------------------------------------------------------
+// Peers: Raft traffic and forwarded requests over TCP.
+// ---------------------------------------------------------------------------
+
+/// A frame between members: `u32` length (of the rest), kind `u8`, sender
+/// `u64`, then the payload.
+const FRAME_RAFT: u8 = 1;
+const FRAME_FORWARD: u8 = 2;
+const FRAME_ANSWER: u8 = 3;
+/// The longest frame accepted (an InstallSnapshot carries the whole store).
+const FRAME_BYTES_MAX: u32 = 1 << 30;
+
+fn frame(kind: u8, from: NodeId, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(13 + payload.len());
+    out.extend_from_slice(&((9 + payload.len()) as u32).to_le_bytes());
+    out.push(kind);
+    out.extend_from_slice(&(from as u64).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// One sender thread per other member; a frame that cannot be delivered
+/// (the member is down, its queue is full) is dropped, which Raft
+/// tolerates as a lost message.
+struct Peers {
+    id: NodeId,
+    nodes: usize,
+    queues: Vec<Option<SyncSender<Vec<u8>>>>,
+}
+
+impl Peers {
+    fn none() -> Peers {
+        Peers {
             id: 0,
             nodes: 1,
-            entropy: 0x5EED,
+            queues: vec![None],
+        }
+    }
+
+    fn connect(cluster: &ClusterConfig) -> Peers {
+        let queues = cluster
+            .peers
+            .iter()
+            .enumerate()
+            .map(|(to, &addr)| {
+                (to != cluster.id).then(|| {
+                    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(4_096);
+                    let _ = thread::Builder::new()
+                        .name(format!("vecstore-peer-{to}"))
+                        .spawn(move || send_loop(addr, &rx));
+                    tx
+                })
+            })
+            .collect();
+        Peers {
+            id: cluster.id,
+            nodes: cluster.peers.len(),
+            queues,
+        }
+    }
+
+    fn send(&self, to: NodeId, kind: u8, payload: &[u8]) {
+        if let Some(Some(queue)) = self.queues.get(to) {
+            let _ = queue.try_send(frame(kind, self.id, payload));
+        }
+    }
+}
+
+fn send_loop(addr: SocketAddr, frames: &Receiver<Vec<u8>>) {
+    let mut stream: Option<TcpStream> = None;
+    for frame in frames {
+        if stream.is_none() {
+            stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+                .ok()
+                .filter(|s| s.set_nodelay(true).is_ok());
+        }
+        if let Some(s) = stream.as_mut()
+            && s.write_all(&frame).is_err()
+        {
+            stream = None;
+        }
+    }
+}
+
+fn spawn_peer_listener(
+    listener: TcpListener,
+    inputs: Sender<Input>,
+    shutdown: Arc<AtomicBool>,
+) -> io::Result<()> {
+    thread::Builder::new()
+        .name("vecstore-raft-accept".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                if shutdown.load(Ordering::Acquire) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let inputs = inputs.clone();
+                let _ = thread::Builder::new()
+                    .name("vecstore-raft-in".into())
+                    .spawn(move || {
+                        let _ = receive_loop(stream, &inputs);
+                    });
+            }
+        })?;
+    Ok(())
+}
+
+/// Reads frames from one member until it closes or sends a bad frame.
+fn receive_loop(mut stream: TcpStream, inputs: &Sender<Input>) -> io::Result<()> {
+    let mut header = [0u8; 4];
+    loop {
+        stream.read_exact(&mut header)?;
+        let len = u32::from_le_bytes(header);
+        if !(9..=FRAME_BYTES_MAX).contains(&len) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bad frame length",
+            ));
+        }
+        let mut body = vec![0u8; len as usize];
+        stream.read_exact(&mut body)?;
+        let kind = body[0];
+        let from = u64::from_le_bytes(body[1..9].try_into().expect("8 bytes")) as NodeId;
+        let payload = &body[9..];
+        let input = match kind {
+            FRAME_RAFT => Input::Peer(from, Box::new(wire::decode::<VectorStore>(payload)?)),
+            FRAME_FORWARD => {
+                let mut d = Decoder::new(payload);
+                let id = RequestId {
+                    client: d.u64()?,
+                    seq: d.u64()?,
+                };
+                let command = <VectorStore as App>::decode_command(&mut d)?;
+                d.end()?;
+                Input::Forwarded(from, Request { id, command })
+            }
+            FRAME_ANSWER => {
+                let mut d = Decoder::new(payload);
+                let id = RequestId {
+                    client: d.u64()?,
+                    seq: d.u64()?,
+                };
+                let reply = codec::decode_reply(&mut d, 0)?;
+                d.end()?;
+                Input::Answered(id, reply)
+            }
+            _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "bad frame kind")),
         };
-        RaftNode::<VectorStore>::open(ctx, raft, Box::new(storage), now())
-    });
-    let mut node = match opened {
-        Ok(node) => node,
-        Err(e) => {
-            let _ = ready.send(Err(io::Error::new(
-                e.kind(),
-                format!("opening {}: {e}", dir.display()),
-            )));
+        if inputs.send(input).is_err() {
             return Ok(());
         }
-    };
-    let mut waiting: HashMap<RequestId, Sender<(u64, Reply)>> = HashMap::new();
-    let mut announced = false;
-    while !shutdown.load(Ordering::Acquire) {
-        let timeout = node
-            .poll_timeout()
-            .map_or(Duration::from_millis(50), |t| {
-                Duration::from_micros(t.saturating_sub(now()))
-            })
-            .min(Duration::from_millis(50));
-        let mut batch = Vec::new();
-        match inbox.recv_timeout(timeout) {
-            Ok(job) => batch.push(job),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The driver.
+// ---------------------------------------------------------------------------
+
+/// A client request of this node's, not answered yet.
+struct Pending {
+    request: Request<Command>,
+    reply: Sender<(u64, Reply)>,
+    /// When the client's request arrived (it fails after `request_timeout`).
+    since: Instant,
+    /// When to submit it again (no leader was known).
+    retry_at: Option<Instant>,
+}
+
+struct Driver<'a> {
+    config: &'a ServerConfig,
+    peers: Peers,
+    pending: HashMap<RequestId, Pending>,
+    /// Requests other members forwarded here: whom to answer.
+    remote: HashMap<RequestId, NodeId>,
+}
+
+impl Driver<'_> {
+    // ANCHOR: drive
+    /// Owns the node: feeds it batches of requests, peers' messages and
+    /// timeouts, and routes its outputs.
+    fn run(
+        &mut self,
+        inbox: &Receiver<Input>,
+        shutdown: &AtomicBool,
+        role: &Mutex<RoleInfo>,
+        ready: &Sender<io::Result<()>>,
+    ) -> io::Result<()> {
+        let started = Instant::now();
+        let now = || started.elapsed().as_micros() as Time + 1;
+        let dir = &self.config.dir;
+        let opened = FsStorage::open(dir).and_then(|storage| {
+            let ctx = NodeContext {
+                id: self.peers.id,
+                nodes: self.peers.nodes,
+                entropy: 0x5EED ^ self.peers.id as u64,
+            };
+            RaftNode::<VectorStore>::open(ctx, &self.config.raft, Box::new(storage), now())
+        });
+        let mut node = match opened {
+            Ok(node) => node,
+            Err(e) => {
+                let e = io::Error::new(e.kind(), format!("opening {}: {e}", dir.display()));
+                let _ = ready.send(Err(e));
+                return Ok(());
+            }
+        };
+        let single = self.peers.nodes == 1;
+        let mut announced = false;
+        if !single {
+            announced = true;
+            let _ = ready.send(Ok(()));
         }
-        batch.extend(inbox.try_iter());
-        if !batch.is_empty() {
-            let requests: Vec<Request<Command>> = batch
-                .into_iter()
-                .map(|job| {
-                    waiting.insert(job.request.id, job.reply);
-                    job.request
+        while !shutdown.load(Ordering::Acquire) {
+            let timeout = node
+                .poll_timeout()
+                .map_or(Duration::from_millis(20), |t| {
+                    Duration::from_micros(t.saturating_sub(now()))
                 })
-                .collect();
-            node.handle_requests(now(), requests);
+                .min(Duration::from_millis(20));
+            let mut inputs = Vec::new();
+            match inbox.recv_timeout(timeout) {
+                Ok(input) => inputs.push(input),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            inputs.extend(inbox.try_iter());
+            let mut requests = self.due_retries();
+            for input in inputs {
+                match input {
+                    Input::Client(job) => {
+                        requests.push(job.request.clone());
+                        self.pending.insert(
+                            job.request.id,
+                            Pending {
+                                request: job.request,
+                                reply: job.reply,
+                                since: Instant::now(),
+                                retry_at: None,
+                            },
+                        );
+                    }
+                    Input::Forwarded(from, request) => {
+                        self.remote.insert(request.id, from);
+                        requests.push(request);
+                    }
+                    Input::Peer(from, msg) => {
+                        if from < self.peers.nodes {
+                            node.handle_message(now(), from, *msg);
+                            self.route(&mut node);
+                        }
+                    }
+                    Input::Answered(id, reply) => self.answered(id, reply),
+                }
+            }
+            if !requests.is_empty() {
+                node.handle_requests(now(), requests);
+            }
+            if node.poll_timeout().is_some_and(|t| t <= now()) {
+                node.handle_timeout(now());
+            }
+            self.route(&mut node);
+            self.expire();
+            if let Some(failure) = node.failure() {
+                for (id, p) in self.pending.drain() {
+                    let error = Reply::error(format!("ERR storage failed: {failure}"));
+                    let _ = p.reply.send((id.seq, error));
+                }
+                return Err(io::Error::other(format!("storage failed: {failure}")));
+            }
+            *lock(role) = RoleInfo {
+                leader: node.is_leader(),
+                term: node.term(),
+                id: self.peers.id,
+                leader_id: if node.is_leader() {
+                    Some(self.peers.id)
+                } else {
+                    node.leader_hint()
+                },
+                commit_index: node.commit_index(),
+            };
+            if !announced && node.is_leader() && node.last_applied() == node.commit_index() {
+                announced = true;
+                let _ = ready.send(Ok(()));
+            }
         }
-        if node.poll_timeout().is_some_and(|t| t <= now()) {
-            node.handle_timeout(now());
-        }
+        Ok(())
+    }
+    // ANCHOR_END: drive
+
+    /// Sends the node's messages and answers its replies.
+    fn route(&mut self, node: &mut RaftNode<VectorStore>) {
         while let Some(output) = node.poll_event() {
             match output {
-                // A cluster of one sends nothing.
-                Output::Send { .. } => {}
+                Output::Send { to, msg } => {
+                    self.peers.send(to, FRAME_RAFT, &wire::encode(&msg));
+                }
                 Output::Reply { request, reply } => {
-                    if let Some(to) = waiting.remove(&request) {
-                        let _ = to.send((request.seq, to_reply(reply)));
+                    if let Some(from) = self.remote.remove(&request) {
+                        // Forwarded here: the asking member retries on
+                        // TRYAGAIN, as for its own node's answer.
+                        let e = Encoder::new().u64(request.client).u64(request.seq);
+                        let payload = codec::encode_reply(&to_reply(reply), e).finish();
+                        self.peers.send(from, FRAME_ANSWER, &payload);
+                    } else {
+                        self.answered_locally(request, reply);
                     }
                 }
             }
         }
-        if let Some(failure) = node.failure() {
-            for (id, to) in waiting.drain() {
-                let _ = to.send((
-                    id.seq,
-                    Reply::error(format!("ERR storage failed: {failure}")),
-                ));
+    }
+
+    /// This node's answer to its own client's request: deliver it, forward
+    /// it to the leader, or retry later.
+    fn answered_locally(&mut self, id: RequestId, reply: ClientReply<Reply>) {
+        match reply {
+            ClientReply::NotLeader { leader: Some(l) } if l != self.peers.id => {
+                if let Some(p) = self.pending.get(&id) {
+                    let e = Encoder::new().u64(id.client).u64(id.seq);
+                    let payload = <VectorStore as App>::encode_command(&p.request.command, e);
+                    self.peers.send(l, FRAME_FORWARD, &payload.finish());
+                }
             }
-            return Err(io::Error::other(format!("storage failed: {failure}")));
-        }
-        *lock(role) = RoleInfo {
-            leader: node.is_leader(),
-            term: node.term(),
-            leader_id: node.leader_hint().or(node.is_leader().then_some(0)),
-            commit_index: node.commit_index(),
-        };
-        if !announced && node.is_leader() && node.last_applied() == node.commit_index() {
-            announced = true;
-            let _ = ready.send(Ok(()));
+            ClientReply::NotLeader { .. } => self.retry_later(id),
+            other => self.answered(id, to_reply(other)),
         }
     }
-    Ok(())
+
+    fn answered(&mut self, id: RequestId, reply: Reply) {
+        if matches!(&reply, Reply::Error(e) if e.starts_with("TRYAGAIN")) {
+            return self.retry_later(id);
+        }
+        if let Some(p) = self.pending.remove(&id) {
+            let _ = p.reply.send((id.seq, reply));
+        }
+    }
+
+    fn retry_later(&mut self, id: RequestId) {
+        if let Some(p) = self.pending.get_mut(&id) {
+            p.retry_at = Some(Instant::now() + Duration::from_millis(50));
+        }
+    }
+
+    /// Requests whose retry time has come, to submit again.
+    fn due_retries(&mut self) -> Vec<Request<Command>> {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        for p in self.pending.values_mut() {
+            if p.retry_at.is_some_and(|t| t <= now) {
+                p.retry_at = None;
+                due.push(p.request.clone());
+            }
+        }
+        due.sort_by_key(|r| r.id);
+        due
+    }
+
+    /// Answers requests that waited longer than `request_timeout`.
+    fn expire(&mut self) {
+        let limit = self.config.request_timeout;
+        let expired: Vec<RequestId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.since.elapsed() > limit)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in expired {
+            if let Some(p) = self.pending.remove(&id) {
+                let error = Reply::error(format!(
+                    "ERR no answer within {} s (no leader, or it failed): a write may or may not have taken effect",
+                    limit.as_secs()
+                ));
+                let _ = p.reply.send((id.seq, error));
+            }
+        }
+    }
 }
-// ANCHOR_END: drive
 
 fn to_reply(reply: ClientReply<Reply>) -> Reply {
     match reply {
         ClientReply::Applied(reply) => reply,
-        ClientReply::NotLeader { leader } => Reply::error(match leader {
-            Some(l) => format!("TRYAGAIN not the leader; node {l} may be"),
-            None => "TRYAGAIN no leader yet".to_string(),
-        }),
+        ClientReply::NotLeader { .. } => Reply::error("TRYAGAIN not the leader"),
         ClientReply::Uncertain => Reply::error(
             "ERR the leader changed: the write may or may not have taken effect; retry it",
         ),
@@ -298,12 +637,15 @@ fn to_reply(reply: ClientReply<Reply>) -> Reply {
 fn accept_loop(
     listener: TcpListener,
     config: &ServerConfig,
-    jobs: &Sender<Job>,
+    inputs: &Sender<Input>,
     shutdown: &Arc<AtomicBool>,
     role: &Arc<Mutex<RoleInfo>>,
 ) {
     let active = Arc::new(AtomicU64::new(0));
     let sessions = AtomicU64::new(1);
+    // Session ids are unique across the cluster: the member's id in the
+    // top 16 bits.
+    let base = (config.cluster.as_ref().map_or(0, |c| c.id as u64)) << 48;
     for stream in listener.incoming() {
         if shutdown.load(Ordering::Acquire) {
             break;
@@ -316,9 +658,9 @@ fn accept_loop(
             let _ = stream.write_all(&out);
             continue;
         }
-        let session = sessions.fetch_add(1, Ordering::Relaxed);
-        let (jobs, role, active, limit) = (
-            jobs.clone(),
+        let session = base | sessions.fetch_add(1, Ordering::Relaxed);
+        let (inputs, role, active, limit) = (
+            inputs.clone(),
             Arc::clone(role),
             Arc::clone(&active),
             config.request_bytes_max,
@@ -326,7 +668,7 @@ fn accept_loop(
         let _ = thread::Builder::new()
             .name(format!("vecstore-conn-{session}"))
             .spawn(move || {
-                let _ = connection(stream, session, limit, &jobs, &role);
+                let _ = connection(stream, session, limit, &inputs, &role);
                 active.fetch_sub(1, Ordering::AcqRel);
             });
     }
@@ -340,7 +682,7 @@ fn connection(
     mut stream: TcpStream,
     session: u64,
     request_bytes_max: usize,
-    jobs: &Sender<Job>,
+    inputs: &Sender<Input>,
     role: &Mutex<RoleInfo>,
 ) -> io::Result<()> {
     stream.set_nodelay(true)?;
@@ -389,7 +731,7 @@ fn connection(
                                 request,
                                 reply: reply_tx.clone(),
                             };
-                            if jobs.send(job).is_err() {
+                            if inputs.send(Input::Client(job)).is_err() {
                                 Some(Reply::error("ERR the server is shutting down"))
                             } else {
                                 None
@@ -449,11 +791,13 @@ fn answer_local(local: &Local, role: &Mutex<RoleInfo>) -> Reply {
         Local::Command => Reply::Array(Some(Vec::new())),
         Local::Role => {
             let role = lock(role).clone();
+            // Member ids as on the command line (1-based).
             Reply::Array(Some(vec![
                 Reply::text(if role.leader { "leader" } else { "follower" }),
                 Reply::Integer(role.term as i64),
                 role.leader_id
-                    .map_or(Reply::Bulk(None), |l| Reply::Integer(l as i64)),
+                    .map_or(Reply::Bulk(None), |l| Reply::Integer(l as i64 + 1)),
+                Reply::Integer(role.id as i64 + 1),
                 Reply::Integer(role.commit_index as i64),
             ]))
         }

@@ -73,6 +73,7 @@ pub mod app;
 mod log;
 mod monitor;
 mod persist;
+pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;

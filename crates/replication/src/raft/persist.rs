@@ -75,7 +75,7 @@ pub(crate) fn snapshot<A: App>(s: &Snapshot<A>) -> Vec<u8> {
         .finish()
 }
 
-fn encode_entry<A: App>(e: Encoder, entry: &Entry<A::Command>) -> Encoder {
+pub(crate) fn encode_entry<A: App>(e: Encoder, entry: &Entry<A::Command>) -> Encoder {
     let e = e.u64(entry.term);
     match &entry.payload {
         Payload::Noop => e.u8(0),
@@ -83,7 +83,7 @@ fn encode_entry<A: App>(e: Encoder, entry: &Entry<A::Command>) -> Encoder {
     }
 }
 
-fn decode_entry<A: App>(d: &mut Decoder<'_>) -> io::Result<Entry<A::Command>> {
+pub(crate) fn decode_entry<A: App>(d: &mut Decoder<'_>) -> io::Result<Entry<A::Command>> {
     let term = d.u64()?;
     let payload = match d.u8()? {
         0 => Payload::Noop,
