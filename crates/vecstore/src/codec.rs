@@ -74,10 +74,14 @@ pub(crate) fn encode(command: &Command, e: Encoder) -> Encoder {
             attributes,
             m,
             ef_construction,
+            model,
         } => {
             let e = vector(e.u8(1).bytes(key).bytes(element), v);
             let e = opt_text(e, attributes.as_deref());
-            opt_usize(opt_usize(e, *m), *ef_construction)
+            opt_text(
+                opt_usize(opt_usize(e, *m), *ef_construction),
+                model.as_deref(),
+            )
         }
         Command::Remove { key, element } => e.u8(2).bytes(key).bytes(element),
         Command::SetAttributes {
@@ -125,6 +129,7 @@ pub(crate) fn decode(d: &mut Decoder<'_>) -> io::Result<Command> {
             attributes: read_opt_text(d)?,
             m: read_opt_usize(d)?,
             ef_construction: read_opt_usize(d)?,
+            model: read_opt_text(d)?,
         },
         2 => Command::Remove {
             key,

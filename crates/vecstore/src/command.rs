@@ -13,7 +13,7 @@
 //!
 //! ```text
 //! VADD key (FP32 blob | VALUES n v1 … vn) element [CAS] [NOQUANT | Q8 | BIN]
-//!      [EF build-ef] [SETATTR json] [M links]
+//!      [EF build-ef] [SETATTR json] [M links] [MODEL name]
 //! VSIM key (ELE element | FP32 blob | VALUES n v1 … vn) [WITHSCORES] [WITHATTRIBS]
 //!      [COUNT n] [EPSILON d] [EF search-ef] [FILTER expr] [FILTER-EF n] [TRUTH] [NOTHREAD]
 //! VREM key element          VCARD key          VDIM key          VINFO key
@@ -27,6 +27,8 @@
 //! `CAS` and `NOTHREAD` are accepted and change nothing (every write is
 //! applied in log order anyway); `FILTER-EF` is accepted and ignored,
 //! since filtering happens during the search (see [`crate::state`]).
+//! `MODEL name` is this store's extension: the embedding model a vector
+//! came from, fixed per set (`vecstore import` sends it).
 
 use std::hash::{Hash, Hasher};
 
@@ -122,6 +124,10 @@ pub enum Command {
         /// `EF`: the construction candidate list, for a set this command
         /// creates.
         ef_construction: Option<usize>,
+        /// `MODEL name` (an extension of Redis's syntax): the embedding
+        /// model the vector came from. A set remembers the model of the
+        /// add that created it and refuses a vector from another.
+        model: Option<String>,
     },
     /// `VREM`: remove `element`.
     Remove {
@@ -481,7 +487,7 @@ fn parse_vadd(args: &[Vec<u8>]) -> Result<Command, Reply> {
     }
     let (vector, at) = vector_at(args, 2)?;
     let element = args.get(at).ok_or_else(syntax)?.clone();
-    let (mut attributes, mut m, mut ef_construction) = (None, None, None);
+    let (mut attributes, mut m, mut ef_construction, mut model) = (None, None, None, None);
     let mut i = at + 1;
     while i < args.len() {
         let option = upper(&args[i]);
@@ -500,6 +506,17 @@ fn parse_vadd(args: &[Vec<u8>]) -> Result<Command, Reply> {
                 ef_construction = Some(integer(value.ok_or_else(syntax)?, "EF", 1, COUNT_MAX)?);
                 i += 2;
             }
+            "MODEL" => {
+                let name = value.ok_or_else(syntax)?;
+                let name = std::str::from_utf8(name)
+                    .ok()
+                    .filter(|n| !n.is_empty() && n.len() <= 256)
+                    .ok_or_else(|| {
+                        Reply::error("ERR MODEL needs a UTF-8 name of 1 to 256 bytes")
+                    })?;
+                model = Some(name.to_string());
+                i += 2;
+            }
             _ => return Err(syntax()),
         }
     }
@@ -510,6 +527,7 @@ fn parse_vadd(args: &[Vec<u8>]) -> Result<Command, Reply> {
         attributes,
         m,
         ef_construction,
+        model,
     })
 }
 
@@ -614,6 +632,7 @@ mod tests {
                 attributes: Some("{\"age\":31}".into()),
                 m: Some(8),
                 ef_construction: Some(50),
+                model: None,
             }
         );
         assert!(!c.is_read());

@@ -125,6 +125,9 @@ struct VectorSet {
     dimension: usize,
     m: usize,
     ef_construction: usize,
+    /// The embedding model of the add that created the set, if it named
+    /// one (`MODEL`).
+    model: Option<String>,
     /// The id the next added element gets: ids grow with each add, so the
     /// index inserts in id order (invariant 3).
     next_id: u64,
@@ -141,7 +144,7 @@ impl VectorSet {
         }
     }
 
-    fn new(dimension: usize, m: usize, ef_construction: usize) -> VectorSet {
+    fn new(dimension: usize, m: usize, ef_construction: usize, model: Option<String>) -> VectorSet {
         let index = Hnsw::new(
             Metric::Cosine,
             dimension,
@@ -152,6 +155,7 @@ impl VectorSet {
             dimension,
             m,
             ef_construction,
+            model,
             next_id: 0,
             index,
             by_name: BTreeMap::new(),
@@ -165,6 +169,7 @@ impl VectorSet {
             v.extend_from_slice(&(n as u32).to_le_bytes());
         }
         v.extend_from_slice(&self.next_id.to_le_bytes());
+        v.extend_from_slice(self.model.as_deref().unwrap_or("").as_bytes());
         v
     }
 
@@ -180,6 +185,14 @@ impl VectorSet {
     fn similarity(distance: f32) -> f64 {
         (1.0 - f64::from(distance) / 2.0).clamp(0.0, 1.0)
     }
+}
+
+/// `VADD`'s options.
+struct Add<'a> {
+    attributes: Option<&'a str>,
+    m: Option<usize>,
+    ef_construction: Option<usize>,
+    model: Option<&'a str>,
 }
 
 /// The replicated vector store: named sets of elements (name → vector and
@@ -274,13 +287,17 @@ impl Violation {
     }
 }
 
+/// A set's metadata record: dimension, m, ef_construction, next id,
+/// model.
+type Meta = (usize, usize, usize, u64, Option<String>);
+
 /// An element as its record says: name, vector, attributes.
 type Record = (Vec<u8>, Vec<f32>, Option<String>);
 
 /// The sets and their elements as the store's records say.
 struct Decoded {
-    /// Per set: dimension, m, ef_construction, next id.
-    sets: BTreeMap<Vec<u8>, (usize, usize, usize, u64)>,
+    /// Per set: its metadata record.
+    sets: BTreeMap<Vec<u8>, Meta>,
     /// Per set: id → its record.
     elements: BTreeMap<Vec<u8>, BTreeMap<u64, Record>>,
 }
@@ -299,15 +316,18 @@ fn decode_records(entries: &[(Vec<u8>, Vec<u8>)]) -> Result<Decoded, Violation> 
     for (key, value) in entries {
         match key.first() {
             Some(b's') => {
-                if value.len() != 20 {
-                    return Err(bad(key, "set metadata is not 20 bytes"));
+                if value.len() < 20 {
+                    return Err(bad(key, "set metadata is shorter than 20 bytes"));
                 }
+                let model = std::str::from_utf8(&value[20..])
+                    .map_err(|_| bad(key, "the set's model name is not UTF-8"))?;
+                let model = (!model.is_empty()).then(|| model.to_string());
                 let u32_at =
                     |i: usize| u32::from_le_bytes(value[i..i + 4].try_into().expect("4")) as usize;
                 let next_id = u64::from_le_bytes(value[12..20].try_into().expect("8"));
                 decoded.sets.insert(
                     key[1..].to_vec(),
-                    (u32_at(0), u32_at(4), u32_at(8), next_id),
+                    (u32_at(0), u32_at(4), u32_at(8), next_id, model),
                 );
             }
             Some(b'e') => {
@@ -414,8 +434,15 @@ impl VectorStore {
         }
         for (key, set) in &self.sets {
             let elements = decoded.elements.get(key).cloned().unwrap_or_default();
-            let meta = decoded.sets.get(key).copied();
-            if meta != Some((set.dimension, set.m, set.ef_construction, set.next_id)) {
+            let meta = decoded.sets.get(key).cloned();
+            let memory = (
+                set.dimension,
+                set.m,
+                set.ef_construction,
+                set.next_id,
+                set.model.clone(),
+            );
+            if meta != Some(memory) {
                 return Err(Violation::Elements {
                     set: name(key),
                     detail: format!("metadata record {meta:?} differs from memory"),
@@ -479,15 +506,13 @@ impl VectorStore {
     }
 
     // ANCHOR: add
-    fn add(
-        &mut self,
-        key: &[u8],
-        element: &[u8],
-        vector: &Vector,
-        attributes: Option<&str>,
-        m: Option<usize>,
-        ef_construction: Option<usize>,
-    ) -> Reply {
+    fn add(&mut self, key: &[u8], element: &[u8], vector: &Vector, how: Add<'_>) -> Reply {
+        let Add {
+            attributes,
+            m,
+            ef_construction,
+            model,
+        } = how;
         let components = vector.components();
         // Invariant 5: every check before the first write.
         if let Some(set) = self.sets.get(key)
@@ -512,11 +537,24 @@ impl VectorStore {
                 limit - 5
             ));
         }
+        if let (Some(set), Some(model)) = (self.sets.get(key), model)
+            && set.model.as_deref() != Some(model)
+        {
+            return Reply::error(format!(
+                "ERR model mismatch - got vectors of '{model}' but set holds {}: embed with the set's model, or use another key",
+                set.model
+                    .as_ref()
+                    .map_or("vectors added without MODEL".to_string(), |m| format!(
+                        "'{m}' embeddings"
+                    ))
+            ));
+        }
         let set = self.sets.entry(key.to_vec()).or_insert_with(|| {
             VectorSet::new(
                 components.len(),
                 m.unwrap_or(M_DEFAULT),
                 ef_construction.unwrap_or(EF_CONSTRUCTION_DEFAULT),
+                model.map(str::to_string),
             )
         });
         let previous = set.by_name.get(element).copied();
@@ -692,7 +730,8 @@ impl VectorStore {
             .entry_point()
             .and_then(|e| set.index.level(e))
             .unwrap_or(0);
-        let pairs: [(&str, Reply); 8] = [
+        let model = set.model.as_ref().map(|m| m.clone().into_bytes());
+        let pairs: [(&str, Reply); 9] = [
             ("quant-type", Reply::text("f32")),
             ("distance", Reply::text("cosine")),
             ("vector-dim", Reply::Integer(set.dimension as i64)),
@@ -704,6 +743,7 @@ impl VectorStore {
                 Reply::Integer(set.ef_construction as i64),
             ),
             ("index-nodes", Reply::Integer(set.index.nodes() as i64)),
+            ("model", Reply::Bulk(model)),
         ];
         Reply::Array(Some(
             pairs
@@ -786,14 +826,16 @@ impl App for VectorStore {
                 attributes,
                 m,
                 ef_construction,
-            } => self.add(
-                key,
-                element,
-                vector,
-                attributes.as_deref(),
-                *m,
-                *ef_construction,
-            ),
+                model,
+            } => {
+                let how = Add {
+                    attributes: attributes.as_deref(),
+                    m: *m,
+                    ef_construction: *ef_construction,
+                    model: model.as_deref(),
+                };
+                self.add(key, element, vector, how)
+            }
             Command::Remove { key, element } => self.remove(key, element),
             Command::SetAttributes {
                 key,
@@ -842,7 +884,7 @@ impl App for VectorStore {
             )));
         }
         let mut sets = BTreeMap::new();
-        for (key, (dimension, m, ef_construction, next_id)) in decoded.sets {
+        for (key, (dimension, m, ef_construction, next_id, model)) in decoded.sets {
             let index = indexes
                 .remove(&key)
                 .ok_or_else(|| corrupt(format!("vecstore snapshot: no index for {key:?}")))?;
@@ -850,6 +892,7 @@ impl App for VectorStore {
                 dimension,
                 m,
                 ef_construction,
+                model,
                 next_id,
                 index,
                 by_name: BTreeMap::new(),

@@ -124,6 +124,42 @@ fn the_redis_commands_do_what_redis_documents() {
 }
 
 #[test]
+fn a_set_keeps_the_model_it_was_created_with() {
+    let mut s = VectorStore::default();
+    assert_eq!(
+        run(&mut s, "VADD bios VALUES 2 1 0 a MODEL all-minilm"),
+        Reply::Integer(1)
+    );
+    assert_eq!(
+        run(&mut s, "VADD bios VALUES 2 0 1 b MODEL all-minilm"),
+        Reply::Integer(1)
+    );
+    let before = s.snapshot();
+    match run(&mut s, "VADD bios VALUES 2 1 1 c MODEL nomic-embed-text") {
+        Reply::Error(e) => assert!(
+            e.contains("model mismatch") && e.contains("'all-minilm' embeddings"),
+            "{e}"
+        ),
+        other => panic!("accepted: {other:?}"),
+    }
+    assert!(s.snapshot() == before, "a refused add changed the state");
+    run(&mut s, "VADD raw VALUES 2 1 0 a");
+    assert!(
+        matches!(run(&mut s, "VADD raw VALUES 2 1 0 b MODEL m"), Reply::Error(e) if e.contains("without MODEL"))
+    );
+    let Reply::Array(Some(info)) = run(&mut s, "VINFO bios") else {
+        panic!()
+    };
+    let at = info
+        .iter()
+        .position(|r| *r == Reply::text("model"))
+        .unwrap();
+    assert_eq!(info[at + 1], Reply::text("all-minilm"));
+    let restored = VectorStore::restore(&s.snapshot()).unwrap();
+    assert!(restored == s, "the model survives a snapshot");
+}
+
+#[test]
 fn a_refused_command_changes_nothing() {
     let mut s = VectorStore::default();
     run(&mut s, "VADD k VALUES 3 1 2 3 a");
@@ -224,6 +260,7 @@ proptest! {
                         attributes: attributes.clone(),
                         m: Some(4),
                         ef_construction: Some(20),
+                        model: None,
                     }));
                     let old = model.get(&name).and_then(|(_, a)| *a);
                     let fresh = model
