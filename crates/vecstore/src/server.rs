@@ -413,7 +413,13 @@ struct Pending {
     since: Instant,
     /// When to submit it again (no leader was known).
     retry_at: Option<Instant>,
+    /// The member it was forwarded to, and when.
+    forwarded: Option<(NodeId, Instant)>,
 }
+
+/// How long a forwarded request waits for its answer before it is
+/// submitted again (its leader may have crashed with it).
+const FORWARD_PATIENCE: Duration = Duration::from_secs(2);
 
 struct Driver<'a> {
     config: &'a ServerConfig,
@@ -473,7 +479,7 @@ impl Driver<'_> {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             inputs.extend(inbox.try_iter());
-            let mut requests = self.due_retries();
+            let mut requests = self.due_retries(node.leader_hint());
             for input in inputs {
                 match input {
                     Input::Client(job) => {
@@ -485,6 +491,7 @@ impl Driver<'_> {
                                 reply: job.reply,
                                 since: Instant::now(),
                                 retry_at: None,
+                                forwarded: None,
                             },
                         );
                     }
@@ -563,10 +570,11 @@ impl Driver<'_> {
     fn answered_locally(&mut self, id: RequestId, reply: ClientReply<Reply>) {
         match reply {
             ClientReply::NotLeader { leader: Some(l) } if l != self.peers.id => {
-                if let Some(p) = self.pending.get(&id) {
+                if let Some(p) = self.pending.get_mut(&id) {
                     let e = Encoder::new().u64(id.client).u64(id.seq);
                     let payload = <VectorStore as App>::encode_command(&p.request.command, e);
                     self.peers.send(l, FRAME_FORWARD, &payload.finish());
+                    p.forwarded = Some((l, Instant::now()));
                 }
             }
             ClientReply::NotLeader { .. } => self.retry_later(id),
@@ -589,13 +597,22 @@ impl Driver<'_> {
         }
     }
 
-    /// Requests whose retry time has come, to submit again.
-    fn due_retries(&mut self) -> Vec<Request<Command>> {
+    /// Requests to submit again: those whose retry time has come, and
+    /// forwarded ones whose member no longer leads (`leader` is this node's
+    /// view now) or has not answered for [`FORWARD_PATIENCE`]. A write
+    /// submitted twice may be applied twice: every write of this store is
+    /// idempotent in its effect (the same element, vector and attributes;
+    /// a second `VADD` answers 0, "updated", instead of 1).
+    fn due_retries(&mut self, leader: Option<NodeId>) -> Vec<Request<Command>> {
         let now = Instant::now();
         let mut due = Vec::new();
         for p in self.pending.values_mut() {
-            if p.retry_at.is_some_and(|t| t <= now) {
+            let stale = p.forwarded.is_some_and(|(to, at)| {
+                leader.is_some_and(|l| l != to) || at.elapsed() > FORWARD_PATIENCE
+            });
+            if p.retry_at.is_some_and(|t| t <= now) || stale {
                 p.retry_at = None;
+                p.forwarded = None;
                 due.push(p.request.clone());
             }
         }

@@ -453,9 +453,13 @@ fn post_filtering_loses_results_that_pre_filtering_finds() {
         assert_eq!(run(&mut s, &text), Reply::Integer(1));
     }
     let index = s.index(b"users").unwrap();
-    let paris = |id: u64| id % 50 == 0; // ids are insertion order here
+    let paris = |id: u64| id.is_multiple_of(50); // ids are insertion order here
     let queries: Vec<Vec<f32>> = (0..20u32)
-        .map(|q| (0..8).map(|d| ((q * 31 + d * 5) as f32 * 0.37).cos()).collect())
+        .map(|q| {
+            (0..8)
+                .map(|d| ((q * 31 + d * 5) as f32 * 0.37).cos())
+                .collect()
+        })
         .collect();
     let count = 10;
     println!("ef    post-filter results  post recall  pre-filter results  pre recall");
@@ -497,7 +501,11 @@ fn post_filtering_loses_results_that_pre_filtering_finds() {
         table.push((ef, post_found, pre_found, pre_hits));
     }
     // Pre-filtering returns COUNT for every query at every ef.
-    assert!(table.iter().all(|&(_, _, pre, _)| pre == count * queries.len()));
+    assert!(
+        table
+            .iter()
+            .all(|&(_, _, pre, _)| pre == count * queries.len())
+    );
     // Post-filtering returns far fewer at small ef.
     assert!(table[0].1 < count * queries.len() / 4, "{table:?}");
     // The book's table: (ef, post-filter results, pre-filter results,
