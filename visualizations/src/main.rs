@@ -30,6 +30,7 @@ mod replication_figures;
 mod replication_numbers;
 mod spacetime;
 mod timing;
+mod vecstore_figures;
 
 use std::path::{Path, PathBuf};
 
@@ -170,6 +171,7 @@ fn figures(out: &Path, check: bool, only: Option<&str>) -> Result<()> {
     plain.extend(replication_numbers::all());
     plain.extend(raft_diagrams::all());
     plain.extend(replication_diagrams::all());
+    plain.extend(vecstore_figures::all());
     let mut quoting = avl_join_split::quoting();
     quoting.extend(kv_figures::quoting());
     quoting.extend(replication_figures::quoting());
