@@ -43,9 +43,12 @@ fn queries() -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// A curve: (ef, recall) points.
+type Curve = Vec<(f64, f64)>;
+
 /// Mean recall@10 of post- and pre-filtering at each ef, for a filter that
 /// one id in `every` passes.
-fn curves(index: &Hnsw, every: u64) -> Result<(Vec<(f64, f64)>, Vec<(f64, f64)>)> {
+fn curves(index: &Hnsw, every: u64) -> Result<(Curve, Curve)> {
     let pass = |id: u64| id.is_multiple_of(every);
     let queries = queries();
     let mut exact = Vec::new();
