@@ -14,11 +14,12 @@
 //! - [`server`]: the RESP server around one sans-IO [`replication::raft::RaftNode`],
 //!   with group commit: a write is acknowledged once it is in the log on
 //!   disk.
+//! - [`import`]: `vecstore import`, which embeds a JSON Lines file's texts
+//!   through an Ollama-compatible endpoint and pipelines their `VADD`s.
 //!
-//! What is not built yet (see ARCHITECTURE.md): clusters of more than one
-//! node over TCP, the embedding importer, and an index checkpoint apart
-//! from Raft's snapshot (so recovery replays the log tail into the saved
-//! index instead of the whole log since the last snapshot).
+//! What is not built yet (see ARCHITECTURE.md): an index checkpoint apart
+//! from Raft's snapshot (a restart replays the log since the last snapshot
+//! into the index), and exactly-once client sessions.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -26,6 +27,7 @@
 mod codec;
 pub mod command;
 pub mod filter;
+pub mod import;
 pub mod server;
 pub mod state;
 
