@@ -31,7 +31,9 @@ fn index() -> Result<Hnsw> {
     };
     let mut index = Hnsw::new(Metric::Cosine, 8, params)?;
     for i in 0..USERS {
-        let v: Vec<f32> = (0..8).map(|d| ((i * 7 + d * 13) as f32 * 0.61).sin()).collect();
+        let v: Vec<f32> = (0..8)
+            .map(|d| ((i * 7 + d * 13) as f32 * 0.61).sin())
+            .collect();
         index.insert(u64::from(i), &v)?;
     }
     Ok(index)
@@ -39,7 +41,11 @@ fn index() -> Result<Hnsw> {
 
 fn queries() -> Vec<Vec<f32>> {
     (0..20u32)
-        .map(|q| (0..8).map(|d| ((q * 31 + d * 5) as f32 * 0.37).cos()).collect())
+        .map(|q| {
+            (0..8)
+                .map(|d| ((q * 31 + d * 5) as f32 * 0.37).cos())
+                .collect()
+        })
         .collect()
 }
 

@@ -72,7 +72,8 @@ fn json_string(s: &str) -> String {
 /// Writes the people as `vecstore import` lines; returns how many and the
 /// element name of the synset holding `word`.
 fn write_people(path: &Path, word: &str) -> Result<(usize, String)> {
-    let text = std::fs::read_to_string(DATA_NOUN).with_context(|| format!("reading {DATA_NOUN}"))?;
+    let text =
+        std::fs::read_to_string(DATA_NOUN).with_context(|| format!("reading {DATA_NOUN}"))?;
     let all = parse_data_noun(&text)?;
     let first_word: HashMap<String, String> = all
         .iter()
@@ -199,7 +200,10 @@ pub(crate) fn similar_users(root: &Path) -> Result<()> {
     std::fs::create_dir_all(&work)?;
     let people = work.join("people.jsonl");
     let (count, pilot) = write_people(&people, "stunt pilot")?;
-    println!("{count} person synsets of WordNet written to {}", people.display());
+    println!(
+        "{count} person synsets of WordNet written to {}",
+        people.display()
+    );
 
     cargo(&["build", "-p", "vecstore", "--bin", "vecstore"])?;
     let bin = root.join("target/debug/vecstore");
@@ -241,7 +245,11 @@ pub(crate) fn similar_users(root: &Path) -> Result<()> {
     );
     let started = Instant::now();
     let mut import = Command::new(&bin)
-        .args(["import", "--endpoint", &format!("http://127.0.0.1:{embed_port}")])
+        .args([
+            "import",
+            "--endpoint",
+            &format!("http://127.0.0.1:{embed_port}"),
+        ])
         .args(["--model", "all-minilm", "--key", "users"])
         .args(["--addr", &format!("127.0.0.1:{}", members[via].port)])
         .arg(&people)
@@ -260,7 +268,10 @@ pub(crate) fn similar_users(root: &Path) -> Result<()> {
             std::thread::sleep(Duration::from_secs(2));
             let id = l + 1;
             start_member(&bin, &mut members[l], id, &spec)?;
-            println!("member {id} restarted; member {} leads now", leader(&members)? + 1);
+            println!(
+                "member {id} restarted; member {} leads now",
+                leader(&members)? + 1
+            );
             break;
         }
         if import.try_wait()?.is_some() {
@@ -272,25 +283,45 @@ pub(crate) fn similar_users(root: &Path) -> Result<()> {
     if !status.success() {
         bail!("vecstore import failed ({status})");
     }
-    println!("import finished in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "import finished in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     for (i, m) in members.iter().enumerate() {
         let card = redis_cli(m.port, &["VCARD", "users"])?;
         println!("member {}: VCARD users = {}", i + 1, card.trim());
         if card.trim() != count.to_string() {
-            bail!("member {} holds {} elements, {count} were imported", i + 1, card.trim());
+            bail!(
+                "member {} holds {} elements, {count} were imported",
+                i + 1,
+                card.trim()
+            );
         }
     }
     println!("\nusers like a stunt pilot ({pilot}):");
     print!(
         "{}",
-        redis_cli(members[via].port, &["VSIM", "users", "ELE", &pilot, "WITHSCORES", "COUNT", "8"])?
+        redis_cli(
+            members[via].port,
+            &["VSIM", "users", "ELE", &pilot, "WITHSCORES", "COUNT", "8"]
+        )?
     );
     println!("\n... who are not themselves pilots (FILTER '.kind != \"pilot\"'):");
     print!(
         "{}",
         redis_cli(
             members[via].port,
-            &["VSIM", "users", "ELE", &pilot, "WITHSCORES", "COUNT", "8", "FILTER", ".kind != \"pilot\""]
+            &[
+                "VSIM",
+                "users",
+                "ELE",
+                &pilot,
+                "WITHSCORES",
+                "COUNT",
+                "8",
+                "FILTER",
+                ".kind != \"pilot\""
+            ]
         )?
     );
     Ok(())

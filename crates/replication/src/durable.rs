@@ -64,8 +64,13 @@ impl RecordLog {
             records.extend(scan.payloads.iter().map(|r| bytes[r.clone()].to_vec()));
             if scan.torn(bytes.len()) {
                 storage.truncate(name, scan.valid_len as u64)?;
-                storage.sync(name)?;
             }
+            // What was replayed is acted on (votes, acknowledgements), so
+            // it must be durable before anything depends on it: an earlier
+            // start may have died after creating the file but before its
+            // directory entry or its bytes were synced.
+            storage.sync(name)?;
+            storage.sync_dir()?;
         } else {
             storage.append(name, &[])?;
             storage.sync(name)?;

@@ -11,14 +11,23 @@ fn run(s: &mut VectorStore, text: &str) -> Reply {
     let Ok(Parsed::Store(command)) = parse(&args) else {
         panic!("{text} does not parse")
     };
-    s.apply(1, &Request { id: RequestId { client: 1, seq: 1 }, command })
+    s.apply(
+        1,
+        &Request {
+            id: RequestId { client: 1, seq: 1 },
+            command,
+        },
+    )
 }
 
 fn nodes(s: &mut VectorStore, key: &str) -> i64 {
     let Reply::Array(Some(items)) = run(s, &format!("VINFO {key}")) else {
         panic!("no VINFO")
     };
-    let at = items.iter().position(|r| *r == Reply::text("index-nodes")).unwrap();
+    let at = items
+        .iter()
+        .position(|r| *r == Reply::text("index-nodes"))
+        .unwrap();
     match items[at + 1] {
         Reply::Integer(n) => n,
         ref other => panic!("{other:?}"),
@@ -40,7 +49,11 @@ fn tombstones_are_compacted_where_the_rule_says() {
     for i in 0..100 {
         run(&mut s, &format!("VREM k e{i}"));
     }
-    assert_eq!(nodes(&mut s, "k"), 200, "100 tombstones beside 100 live nodes stay");
+    assert_eq!(
+        nodes(&mut s, "k"),
+        200,
+        "100 tombstones beside 100 live nodes stay"
+    );
     // The 101st: 101 tombstones outnumber 99 live nodes, and there are at
     // least 64: the index is compacted to its live nodes.
     run(&mut s, "VREM k e100");
@@ -57,7 +70,11 @@ fn a_replaced_vector_leaves_a_tombstone_and_a_new_node() {
     for _ in 0..3 {
         assert_eq!(run(&mut s, "VADD k VALUES 2 -1 -1 e3"), Reply::Integer(0));
     }
-    assert_eq!(nodes(&mut s, "k"), 13, "each replacement is a new node; the old one a tombstone");
+    assert_eq!(
+        nodes(&mut s, "k"),
+        13,
+        "each replacement is a new node; the old one a tombstone"
+    );
     assert_eq!(run(&mut s, "VCARD k"), Reply::Integer(10));
     s.check_invariants().unwrap();
 }

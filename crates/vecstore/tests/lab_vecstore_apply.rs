@@ -34,9 +34,17 @@ fn run(s: &mut VectorStore, text: &str) -> Reply {
 #[test]
 fn vadd_answers_as_redis_does() {
     let mut s = VectorStore::default();
-    assert_eq!(run(&mut s, "VADD k VALUES 2 1 0 a SETATTR {\"x\":1}"), Reply::Integer(1), "a new element");
+    assert_eq!(
+        run(&mut s, "VADD k VALUES 2 1 0 a SETATTR {\"x\":1}"),
+        Reply::Integer(1),
+        "a new element"
+    );
     assert_eq!(run(&mut s, "VADD k VALUES 2 0 1 b"), Reply::Integer(1));
-    assert_eq!(run(&mut s, "VADD k VALUES 2 1 1 a"), Reply::Integer(0), "a replaced vector answers 0");
+    assert_eq!(
+        run(&mut s, "VADD k VALUES 2 1 1 a"),
+        Reply::Integer(0),
+        "a replaced vector answers 0"
+    );
     assert_eq!(run(&mut s, "VCARD k"), Reply::Integer(2));
     assert_eq!(
         run(&mut s, "VEMB k a"),
@@ -49,8 +57,14 @@ fn vadd_answers_as_redis_does() {
         "a VADD without SETATTR keeps the attributes"
     );
     run(&mut s, "VADD k VALUES 2 1 1 a SETATTR {\"x\":2}");
-    assert_eq!(run(&mut s, "VGETATTR k a"), Reply::Bulk(Some(b"{\"x\":2}".to_vec())));
-    assert_eq!(run(&mut s, "VSIM k VALUES 2 1 0.9 COUNT 1"), Reply::Array(Some(vec![Reply::text("a")])));
+    assert_eq!(
+        run(&mut s, "VGETATTR k a"),
+        Reply::Bulk(Some(b"{\"x\":2}".to_vec()))
+    );
+    assert_eq!(
+        run(&mut s, "VSIM k VALUES 2 1 0.9 COUNT 1"),
+        Reply::Array(Some(vec![Reply::text("a")]))
+    );
     s.check_invariants().unwrap();
 }
 
@@ -67,10 +81,16 @@ fn a_refused_add_changes_nothing() {
         (long.as_str(), "bytes together"),
     ] {
         match run(&mut s, text) {
-            Reply::Error(e) => assert!(e.contains(reason), "{text:.40}: the error should say {reason:?}: {e}"),
+            Reply::Error(e) => assert!(
+                e.contains(reason),
+                "{text:.40}: the error should say {reason:?}: {e}"
+            ),
             other => panic!("{text:.40} was accepted: {other:?}"),
         }
-        assert!(s.snapshot() == before, "{text:.40} was refused but changed the state");
+        assert!(
+            s.snapshot() == before,
+            "{text:.40} was refused but changed the state"
+        );
     }
     s.check_invariants().unwrap();
 }
@@ -81,8 +101,16 @@ fn vrem_removes_and_deletes_the_empty_set() {
     run(&mut s, "VADD k VALUES 2 1 0 a");
     run(&mut s, "VADD k VALUES 2 0 1 b");
     assert_eq!(run(&mut s, "VREM k a"), Reply::Integer(1));
-    assert_eq!(run(&mut s, "VREM k a"), Reply::Integer(0), "already removed");
-    assert_eq!(run(&mut s, "VREM nokey a"), Reply::Integer(0), "no such set");
+    assert_eq!(
+        run(&mut s, "VREM k a"),
+        Reply::Integer(0),
+        "already removed"
+    );
+    assert_eq!(
+        run(&mut s, "VREM nokey a"),
+        Reply::Integer(0),
+        "no such set"
+    );
     assert_eq!(run(&mut s, "VEMB k a"), Reply::Array(None));
     assert_eq!(
         run(&mut s, "VSIM k VALUES 2 1 0 COUNT 5"),
@@ -92,7 +120,11 @@ fn vrem_removes_and_deletes_the_empty_set() {
     s.check_invariants().unwrap();
     assert_eq!(run(&mut s, "VREM k b"), Reply::Integer(1));
     assert_eq!(s.sets(), 0, "removing the last element deletes the set");
-    assert_eq!(run(&mut s, "VADD k VALUES 3 1 2 3 c"), Reply::Integer(1), "its dimension is free again");
+    assert_eq!(
+        run(&mut s, "VADD k VALUES 3 1 2 3 c"),
+        Reply::Integer(1),
+        "its dimension is free again"
+    );
     s.check_invariants().unwrap();
 }
 
@@ -106,9 +138,18 @@ fn workload(seed: u64, steps: usize) -> Vec<String> {
             if rng.random_bool(0.3) {
                 format!("VREM {key} e{element}")
             } else {
-                let v: Vec<String> = (0..4).map(|_| format!("{}", rng.random_range(-9..=9i32) as f32 + 0.5)).collect();
-                let attrs = if rng.random_bool(0.5) { format!(" SETATTR {{\"n\":{element}}}") } else { String::new() };
-                format!("VADD {key} VALUES 4 {} e{element} M 4 EF 16{attrs}", v.join(" "))
+                let v: Vec<String> = (0..4)
+                    .map(|_| format!("{}", rng.random_range(-9..=9i32) as f32 + 0.5))
+                    .collect();
+                let attrs = if rng.random_bool(0.5) {
+                    format!(" SETATTR {{\"n\":{element}}}")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "VADD {key} VALUES 4 {} e{element} M 4 EF 16{attrs}",
+                    v.join(" ")
+                )
             }
         })
         .collect()
@@ -122,7 +163,15 @@ fn the_checker_passes_after_every_step() {
         for text in workload(seed, 150) {
             let reply = run(&mut s, &text);
             let words: Vec<&str> = text.split(' ').collect();
-            let id = (words[1].to_string(), if words[0] == "VREM" { words[2] } else { words[8] }.to_string());
+            let id = (
+                words[1].to_string(),
+                if words[0] == "VREM" {
+                    words[2]
+                } else {
+                    words[8]
+                }
+                .to_string(),
+            );
             let expected = if words[0] == "VREM" {
                 i64::from(model.remove(&id).is_some())
             } else {
@@ -148,7 +197,10 @@ fn a_snapshot_restores_the_same_index_and_replicas_agree() {
             run(&mut a, &text);
             run(&mut b, &text);
         }
-        assert!(a.snapshot() == b.snapshot(), "seed {seed}: two replicas applying the same commands differ");
+        assert!(
+            a.snapshot() == b.snapshot(),
+            "seed {seed}: two replicas applying the same commands differ"
+        );
         let restored = VectorStore::restore(&a.snapshot()).expect("a snapshot restores");
         for key in ["users", "items"] {
             assert_eq!(
