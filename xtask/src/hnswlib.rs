@@ -161,20 +161,35 @@ pub(crate) fn compare(root: &Path, options: &Options) -> Result<()> {
 
 /// The venv's python, creating the venv with hnswlib and numpy if needed.
 fn venv(dir: &Path) -> Result<PathBuf> {
+    python_venv(
+        dir,
+        "import hnswlib, numpy",
+        &[NUMPY, HNSWLIB],
+        "installing hnswlib and numpy from PyPI (hnswlib compiles C++: needs g++)",
+    )
+}
+
+/// The python of a venv in `dir` that can run `imports`: created, and
+/// `packages` installed from PyPI, unless it already can (`what` says
+/// what the install is, for its error).
+pub(crate) fn python_venv(
+    dir: &Path,
+    imports: &str,
+    packages: &[&str],
+    what: &'static str,
+) -> Result<PathBuf> {
     let python = dir.join("bin/python");
     let ready = Command::new(&python)
-        .args(["-c", "import hnswlib, numpy"])
+        .args(["-c", imports])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ready {
         let dir_str = dir.to_str().context("venv path is not UTF-8")?;
         run("python3", &["-m", "venv", dir_str])?;
         let pip = dir.join("bin/pip");
-        run(
-            pip.to_str().context("venv path is not UTF-8")?,
-            &["install", "-q", NUMPY, HNSWLIB],
-        )
-        .context("installing hnswlib and numpy from PyPI (hnswlib compiles C++: needs g++)")?;
+        let mut args = vec!["install", "-q"];
+        args.extend_from_slice(packages);
+        run(pip.to_str().context("venv path is not UTF-8")?, &args).context(what)?;
     }
     Ok(python)
 }

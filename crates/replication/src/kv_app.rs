@@ -70,7 +70,10 @@ use crate::register::{Session, decode_reply, encode_reply};
 /// anything but the store itself, since `Durability::Never` never waits.
 static CLOCK: ManualClock = ManualClock::new();
 
-fn options() -> Options {
+/// The options of a store that caches replicated state Raft can rebuild
+/// (invariants 1–3 above): `Durability::Never`, and a clock nothing
+/// advances. `vecstore`'s state machine keeps its elements the same way.
+pub fn cache_options() -> Options {
     Options {
         durability: Durability::Never,
         clock: &CLOCK,
@@ -115,7 +118,7 @@ impl fmt::Debug for KvApp {
 
 impl Default for KvApp {
     fn default() -> Self {
-        let store = Store::open(SimDisk::new(), options())
+        let store = Store::open(SimDisk::new(), cache_options())
             .unwrap_or_else(|e| store_bug("open on an empty disk", e));
         KvApp {
             store,
@@ -180,7 +183,7 @@ impl KvApp {
 impl Clone for KvApp {
     /// A new store on a new disk, restored from this one's checkpoint.
     fn clone(&self) -> Self {
-        let store = Store::restore(SimDisk::new(), &self.checkpoint(), options())
+        let store = Store::restore(SimDisk::new(), &self.checkpoint(), cache_options())
             .unwrap_or_else(|e| store_bug("restore a checkpoint", e));
         KvApp {
             store,
@@ -281,7 +284,7 @@ impl App for KvApp {
             return Err(corrupt("kv_app snapshot: sequence number u64::MAX".into()));
         }
         // Invariant 3: a fresh disk, never the old store's.
-        let store = Store::restore(SimDisk::new(), &checkpoint, options())
+        let store = Store::restore(SimDisk::new(), &checkpoint, cache_options())
             .map_err(|e| corrupt(format!("kv_app snapshot: {e}")))?;
         Ok(KvApp { store, sessions })
     }

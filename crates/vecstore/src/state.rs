@@ -34,8 +34,9 @@ use std::hash::{Hash, Hasher};
 use std::io;
 
 use hnsw::{Hnsw, Metric, Params};
-use kv::{Checkpoint, Durability, ManualClock, Options, SimDisk, Store, WriteBatch};
+use kv::{Checkpoint, SimDisk, Store, WriteBatch};
 use replication::durable::{Decoder, Encoder};
+use replication::kv_app::cache_options;
 use replication::protocol::Request;
 use replication::raft::{App, LogIndex};
 
@@ -48,18 +49,6 @@ pub const M_DEFAULT: usize = 16;
 pub const EF_CONSTRUCTION_DEFAULT: usize = 200;
 /// A search's candidate list without `EF`: the larger of this and `COUNT`.
 pub const EF_DEFAULT: usize = 100;
-
-/// The clock the in-memory store's group commit would read (it never
-/// waits with `Durability::Never`).
-static CLOCK: ManualClock = ManualClock::new();
-
-fn options() -> Options {
-    Options {
-        durability: Durability::Never,
-        clock: &CLOCK,
-        ..Options::default()
-    }
-}
 
 /// The in-memory store has no faults: a failure is a bug.
 fn store_bug(what: &str, error: kv::Error) -> ! {
@@ -214,7 +203,7 @@ impl fmt::Debug for VectorStore {
 impl Default for VectorStore {
     fn default() -> Self {
         VectorStore {
-            store: Store::open(SimDisk::new(), options())
+            store: Store::open(SimDisk::new(), cache_options())
                 .unwrap_or_else(|e| store_bug("open on an empty disk", e)),
             sets: BTreeMap::new(),
         }
@@ -224,7 +213,7 @@ impl Default for VectorStore {
 impl Clone for VectorStore {
     fn clone(&self) -> Self {
         VectorStore {
-            store: Store::restore(SimDisk::new(), &self.checkpoint(), options())
+            store: Store::restore(SimDisk::new(), &self.checkpoint(), cache_options())
                 .unwrap_or_else(|e| store_bug("restore a checkpoint", e)),
             sets: self.sets.clone(),
         }
@@ -420,7 +409,13 @@ impl VectorStore {
     ///
     /// The first [`Violation`].
     pub fn check_invariants(&self) -> Result<(), Violation> {
-        let decoded = decode_records(&self.checkpoint().entries)?;
+        self.check_against(&decode_records(&self.checkpoint().entries)?)
+    }
+
+    /// Invariants 1 and 2 against `decoded`, the store's records (which
+    /// [`App::restore`] has decoded already).
+    fn check_against(&self, decoded: &Decoded) -> Result<(), Violation> {
+        let no_elements = BTreeMap::new();
         let name = |set: &[u8]| String::from_utf8_lossy(set).into_owned();
         if decoded.sets.len() != self.sets.len() {
             return Err(Violation::Elements {
@@ -433,7 +428,7 @@ impl VectorStore {
             });
         }
         for (key, set) in &self.sets {
-            let elements = decoded.elements.get(key).cloned().unwrap_or_default();
+            let elements = decoded.elements.get(key).unwrap_or(&no_elements);
             let meta = decoded.sets.get(key).cloned();
             let memory = (
                 set.dimension,
@@ -458,7 +453,7 @@ impl VectorStore {
                     ),
                 });
             }
-            for (id, (element_name, vector, attributes)) in &elements {
+            for (id, (element_name, vector, attributes)) in elements {
                 let ok = set
                     .elements
                     .get(id)
@@ -890,33 +885,34 @@ impl App for VectorStore {
             )));
         }
         let mut sets = BTreeMap::new();
-        for (key, (dimension, m, ef_construction, next_id, model)) in decoded.sets {
+        for (key, (dimension, m, ef_construction, next_id, model)) in &decoded.sets {
             let index = indexes
-                .remove(&key)
+                .remove(key)
                 .ok_or_else(|| corrupt(format!("vecstore snapshot: no index for {key:?}")))?;
             let mut set = VectorSet {
-                dimension,
-                m,
-                ef_construction,
-                model,
-                next_id,
+                dimension: *dimension,
+                m: *m,
+                ef_construction: *ef_construction,
+                model: model.clone(),
+                next_id: *next_id,
                 index,
                 by_name: BTreeMap::new(),
                 elements: BTreeMap::new(),
             };
-            for (id, (name, _, attributes)) in
-                decoded.elements.get(&key).cloned().unwrap_or_default()
-            {
+            for (&id, (name, _, attributes)) in decoded.elements.get(key).into_iter().flatten() {
                 set.by_name.insert(name.clone(), id);
-                set.elements.insert(id, Element::new(name, attributes));
+                set.elements
+                    .insert(id, Element::new(name.clone(), attributes.clone()));
             }
-            sets.insert(key, set);
+            sets.insert(key.clone(), set);
         }
-        let store = Store::restore(SimDisk::new(), &checkpoint, options())
+        let store = Store::restore(SimDisk::new(), &checkpoint, cache_options())
             .map_err(|e| corrupt(format!("vecstore snapshot: {e}")))?;
         let restored = VectorStore { store, sets };
+        // Invariants 1 and 2 against the records decoded above (not a
+        // second checkpoint of the store just restored from them).
         restored
-            .check_invariants()
+            .check_against(&decoded)
             .map_err(|v| corrupt(format!("vecstore snapshot: {v}")))?;
         Ok(restored)
     }
