@@ -31,7 +31,7 @@
 //!    [`App::is_read`] holds is served by [`App::read`] (from `&self`) under
 //!    ReadIndex, without a log entry; through the log it is applied, and
 //!    `apply` must give the same output as `read` and leave the state as it
-//!    was.
+//!    was. [`App::read_batch`] answers each command as `read` would.
 // ANCHOR_END: app_contract
 //!
 //! # Exactly-once: client sessions live in the application
@@ -105,6 +105,15 @@ pub trait App: Clone + Debug + Default + PartialEq + Eq + Hash {
             command: command.clone(),
         };
         self.clone().apply(0, &request)
+    }
+
+    /// Serves several read-only commands from the current state, in order
+    /// (Raft calls it with every read that ReadIndex confirmed in one
+    /// input). The default calls [`App::read`] on each; an application
+    /// whose reads are expensive may spread them over threads, as long as
+    /// each answer is the one [`App::read`] would give.
+    fn read_batch(&self, commands: &[&Self::Command]) -> Vec<Self::Output> {
+        commands.iter().map(|command| self.read(command)).collect()
     }
 
     /// The state as bytes, complete and consistent (contract 2).
@@ -211,14 +220,18 @@ pub fn check_contract<A: App>(
             at: at(),
             error: e.to_string(),
         })?;
-        let read = A::is_read(&request.command).then(|| (a.read(&request.command), a.clone()));
+        let read = A::is_read(&request.command).then(|| {
+            let answer = a.read(&request.command);
+            let batch = a.read_batch(&[&request.command; 3]);
+            (answer, batch, a.clone())
+        });
         let index = step as LogIndex + 1;
         let (out_a, out_b) = (a.apply(index, request), b.apply(index, request));
         if out_a != out_b || a != b {
             return Err(ContractViolation::NotDeterministic { at: at() });
         }
-        if let Some((answer, before)) = read
-            && (answer != out_a || before != a)
+        if let Some((answer, batch, before)) = read
+            && (answer != out_a || before != a || batch.iter().any(|b| *b != answer))
         {
             return Err(ContractViolation::ReadDiffers {
                 at: at(),

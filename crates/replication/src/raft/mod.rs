@@ -1359,8 +1359,9 @@ impl<A: App> RaftNode<A> {
             .into_iter()
             .partition(|r| r.round <= confirmed && r.read_index <= applied);
         leader.reads = waiting;
-        for read in ready {
-            let reply = self.state.read(&read.request.command);
+        let commands: Vec<&A::Command> = ready.iter().map(|r| &r.request.command).collect();
+        let replies = self.state.read_batch(&commands);
+        for (read, reply) in ready.iter().zip(replies) {
             self.reply(read.request.id, ClientReply::Applied(reply));
         }
         if start_round {
@@ -1430,6 +1431,12 @@ impl<A: App> RaftNode<A> {
             applied_now: Vec::new(),
         };
         node.reset_election_timer(now);
+        if node.nodes == 1 {
+            // A cluster of one has no leader to hear from and no vote to
+            // wait for: its first election is due at once, so a restarted
+            // single server serves without waiting out a timeout.
+            node.election_deadline = now;
+        }
         Ok(node)
     }
 
