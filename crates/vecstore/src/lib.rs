@@ -10,16 +10,19 @@
 //! - [`filter`]: Redis's `FILTER` expression language over JSON attributes.
 //! - [`state`]: [`VectorStore`], the replicated state machine
 //!   ([`replication::raft::App`]): the element records, each set's index,
-//!   snapshots that restore the same index, and a checker.
+//!   snapshots that restore the same index, client sessions that make a
+//!   resubmitted write apply once, and a checker.
 //! - [`server`]: the RESP server around one sans-IO [`replication::raft::RaftNode`],
 //!   with group commit: a write is acknowledged once it is in the log on
 //!   disk.
 //! - [`import`]: `vecstore import`, which embeds a JSON Lines file's texts
 //!   through an Ollama-compatible endpoint and pipelines their `VADD`s.
 //!
-//! What is not built yet (see ARCHITECTURE.md): an index checkpoint apart
-//! from Raft's snapshot (a restart replays the log since the last snapshot
-//! into the index), and exactly-once client sessions.
+//! The index's checkpoint is Raft's snapshot: saved through the node's
+//! `Storage` with the last index it covers, loaded at a restart, which then
+//! replays the log's tail into the index. What is not built yet (see
+//! ARCHITECTURE.md): a checkpoint of the index taken apart from Raft's
+//! snapshot, more often than a whole-store snapshot, to bound the tail.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -33,7 +33,7 @@
 //! known, for up to [`ServerConfig::request_timeout`]. Reads go to the
 //! leader too (ReadIndex), so they are linearizable.
 //!
-//! A single node elects itself within an election timeout of starting (the
+//! A single node elects itself as soon as it has opened its log (the
 //! server waits for that before it listens).
 
 use std::collections::{BTreeMap, HashMap};
@@ -417,6 +417,11 @@ struct Pending {
     forwarded: Option<(NodeId, Instant)>,
 }
 
+/// The most reads the driver gives the node in one input: enough for
+/// every core to search (`VectorStore::read_batch`), few enough that their
+/// answers leave while the rest are searched.
+const READS_PER_INPUT: usize = 8;
+
 /// How long a forwarded request waits for its answer before it is
 /// submitted again (its leader may have crashed with it).
 const FORWARD_PATIENCE: Duration = Duration::from_secs(2);
@@ -508,8 +513,22 @@ impl Driver<'_> {
                     Input::Answered(id, reply) => self.answered(id, reply),
                 }
             }
-            if !requests.is_empty() {
-                node.handle_requests(now(), requests);
+            // Writes go in as one input (one fsync for all of them);
+            // reads in small inputs, each answered as soon as it is
+            // searched, so that clients send their next request while the
+            // next reads are searched rather than all waiting for the
+            // slowest search of a large batch. (A connection never has
+            // reads and writes in flight together, so this reorders only
+            // concurrent requests.)
+            let (mut reads, writes): (Vec<_>, Vec<_>) =
+                requests.into_iter().partition(|r| r.command.is_read());
+            if !writes.is_empty() {
+                node.handle_requests(now(), writes);
+            }
+            while !reads.is_empty() {
+                let rest = reads.split_off(reads.len().min(READS_PER_INPUT));
+                node.handle_requests(now(), std::mem::replace(&mut reads, rest));
+                self.route(&mut node);
             }
             if node.poll_timeout().is_some_and(|t| t <= now()) {
                 node.handle_timeout(now());
@@ -599,10 +618,11 @@ impl Driver<'_> {
 
     /// Requests to submit again: those whose retry time has come, and
     /// forwarded ones whose member no longer leads (`leader` is this node's
-    /// view now) or has not answered for [`FORWARD_PATIENCE`]. A write
-    /// submitted twice may be applied twice: every write of this store is
-    /// idempotent in its effect (the same element, vector and attributes;
-    /// a second `VADD` answers 0, "updated", instead of 1).
+    /// view now) or has not answered for [`FORWARD_PATIENCE`]. A request
+    /// submitted again keeps its id (the connection's session and sequence
+    /// number), so if an earlier submission applied, the store's session
+    /// table answers with that first answer and does not apply it twice
+    /// (invariant 6 of [`crate::state`]).
     fn due_retries(&mut self, leader: Option<NodeId>) -> Vec<Request<Command>> {
         let now = Instant::now();
         let mut due = Vec::new();
@@ -659,10 +679,8 @@ fn accept_loop(
     role: &Arc<Mutex<RoleInfo>>,
 ) {
     let active = Arc::new(AtomicU64::new(0));
-    let sessions = AtomicU64::new(1);
-    // Session ids are unique across the cluster: the member's id in the
-    // top 16 bits.
-    let base = (config.cluster.as_ref().map_or(0, |c| c.id as u64)) << 48;
+    let sessions = AtomicU64::new(0);
+    let base = session_base(config.cluster.as_ref().map_or(0, |c| c.id as u64));
     for stream in listener.incoming() {
         if shutdown.load(Ordering::Acquire) {
             break;
@@ -675,7 +693,10 @@ fn accept_loop(
             let _ = stream.write_all(&out);
             continue;
         }
-        let session = base | sessions.fetch_add(1, Ordering::Relaxed);
+        let session = match base.wrapping_add(sessions.fetch_add(1, Ordering::Relaxed)) {
+            0 => base.wrapping_add(sessions.fetch_add(1, Ordering::Relaxed)),
+            id => id,
+        };
         let (inputs, role, active, limit) = (
             inputs.clone(),
             Arc::clone(role),
@@ -689,6 +710,24 @@ fn accept_loop(
                 active.fetch_sub(1, Ordering::AcqRel);
             });
     }
+}
+
+/// Where this process's connection (session) ids start. The store's
+/// session table is replicated and survives restarts, so an id must not
+/// repeat one that any member gave out in any earlier run: a new
+/// connection whose requests matched an old session's would be answered
+/// from that session's record instead of applied. The member's id and the
+/// time this process started, mixed (SplitMix64's finaliser), give each run
+/// its own range of 2^64: two runs' ranges of a few million connections
+/// overlap with a probability near 10^-12.
+fn session_base(member: u64) -> u64 {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut z = started ^ member.rotate_right(16) ^ 0x9E37_79B9_7F4A_7C15;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 // ANCHOR: connection

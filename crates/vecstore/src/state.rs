@@ -21,7 +21,29 @@
 //!    index is the one it had, not a rebuild that could answer differently.
 //! 5. **A refused command changes nothing.** Every check that can fail
 //!    (dimension, zero vector, key length) runs before the first write.
+//! 6. **An update applies at most once.** The session table records, per
+//!    client, the reply of each update it applied (errors excepted: they
+//!    changed nothing), keeping those within [`SESSION_WINDOW`] sequence
+//!    numbers of the client's newest; a request already recorded is
+//!    answered from the record and not applied again. The table is part of
+//!    the state (and of every snapshot), so the guarantee survives
+//!    restarts and leader changes.
 // ANCHOR_END: invariants
+//!
+//! # Sessions
+//!
+//! A server resubmits a write whose leader died before answering (it may
+//! or may not have applied); without a record, the write would apply
+//! twice, and a `VADD` resubmitted after another client's `VREM` of the
+//! same element would bring the element back. As in MIT 6.5840's
+//! key-value server, the record is replicated state, consulted both by
+//! Raft before it appends a request ([`App::cached_reply`]) and by
+//! [`App::apply`] when a duplicate entry reaches the log anyway. Unlike
+//! 6.5840's clients, a connection pipelines, so a session keeps a window of
+//! replies rather than the last one. Client 0 has no session (tests and
+//! tools that apply commands directly use it); at most [`SESSIONS_MAX`]
+//! sessions are kept, and the one whose last update is oldest in the log
+//! is forgotten first, deterministically, so every replica forgets alike.
 //!
 //! As in [`replication::kv_app`], the `kv::Store` sits on an in-memory
 //! disk with `Durability::Never`: Raft's log, on the node's real storage,
@@ -32,6 +54,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::io;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
 
 use hnsw::{Hnsw, Metric, Params};
 use kv::{Checkpoint, SimDisk, Store, WriteBatch};
@@ -49,6 +74,18 @@ pub const M_DEFAULT: usize = 16;
 pub const EF_CONSTRUCTION_DEFAULT: usize = 200;
 /// A search's candidate list without `EF`: the larger of this and `COUNT`.
 pub const EF_DEFAULT: usize = 100;
+/// How far back (in sequence numbers) a session remembers its client's
+/// replies: more than a connection can have in flight (a 64 KiB read of
+/// the smallest requests).
+pub const SESSION_WINDOW: u64 = 4_096;
+/// The most sessions kept (invariant 6).
+pub const SESSIONS_MAX: usize = 10_000;
+
+/// How many threads serve a batch of reads: the machine's cores.
+fn read_threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| thread::available_parallelism().map_or(1, usize::from))
+}
 
 /// The in-memory store has no faults: a failure is a bug.
 fn store_bug(what: &str, error: kv::Error) -> ! {
@@ -184,11 +221,24 @@ struct Add<'a> {
     model: Option<&'a str>,
 }
 
+/// One client's record of applied updates (invariant 6).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Session {
+    /// The log index of the client's last applied update (which session
+    /// is forgotten first).
+    last_index: LogIndex,
+    /// Sequence number → reply, for the client's applied updates within
+    /// [`SESSION_WINDOW`] of its newest.
+    replies: BTreeMap<u64, Reply>,
+}
+
 /// The replicated vector store: named sets of elements (name → vector and
-/// JSON attributes), each with its HNSW index (see the invariants above).
+/// JSON attributes), each with its HNSW index, and the clients' sessions
+/// (see the invariants above).
 pub struct VectorStore {
     store: Store<SimDisk>,
     sets: BTreeMap<Vec<u8>, VectorSet>,
+    sessions: BTreeMap<u64, Session>,
 }
 
 impl fmt::Debug for VectorStore {
@@ -196,6 +246,7 @@ impl fmt::Debug for VectorStore {
         f.debug_struct("VectorStore")
             .field("sets", &self.sets.len())
             .field("records", &self.store.len())
+            .field("sessions", &self.sessions.len())
             .finish()
     }
 }
@@ -206,6 +257,7 @@ impl Default for VectorStore {
             store: Store::open(SimDisk::new(), cache_options())
                 .unwrap_or_else(|e| store_bug("open on an empty disk", e)),
             sets: BTreeMap::new(),
+            sessions: BTreeMap::new(),
         }
     }
 }
@@ -216,6 +268,7 @@ impl Clone for VectorStore {
             store: Store::restore(SimDisk::new(), &self.checkpoint(), cache_options())
                 .unwrap_or_else(|e| store_bug("restore a checkpoint", e)),
             sets: self.sets.clone(),
+            sessions: self.sessions.clone(),
         }
     }
 }
@@ -280,18 +333,27 @@ impl Violation {
 /// model.
 type Meta = (usize, usize, usize, u64, Option<String>);
 
-/// An element as its record says: name, vector, attributes.
-type Record = (Vec<u8>, Vec<f32>, Option<String>);
+/// An element as its record says: name, vector (its little-endian `f32`s,
+/// left in the record: a restart does not copy every vector once more
+/// just to check it), attributes.
+type Record<'a> = (&'a [u8], &'a [u8], Option<&'a str>);
+
+/// The components of a record's vector.
+fn components(vector: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    vector
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
+}
 
 /// The sets and their elements as the store's records say.
-struct Decoded {
+struct Decoded<'a> {
     /// Per set: its metadata record.
     sets: BTreeMap<Vec<u8>, Meta>,
     /// Per set: id → its record.
-    elements: BTreeMap<Vec<u8>, BTreeMap<u64, Record>>,
+    elements: BTreeMap<Vec<u8>, BTreeMap<u64, Record<'a>>>,
 }
 
-fn decode_records(entries: &[(Vec<u8>, Vec<u8>)]) -> Result<Decoded, Violation> {
+fn decode_records(entries: &[(Vec<u8>, Vec<u8>)]) -> Result<Decoded<'_>, Violation> {
     let bad = |key: &[u8], detail: &str| Violation::Record {
         key: key.to_vec(),
         detail: detail.into(),
@@ -300,7 +362,7 @@ fn decode_records(entries: &[(Vec<u8>, Vec<u8>)]) -> Result<Decoded, Violation> 
         sets: BTreeMap::new(),
         elements: BTreeMap::new(),
     };
-    type Raw<'a> = Vec<(u64, Vec<u8>, &'a [u8])>;
+    type Raw<'a> = Vec<(u64, &'a [u8], &'a [u8])>;
     let mut raw: BTreeMap<Vec<u8>, Raw<'_>> = BTreeMap::new();
     for (key, value) in entries {
         match key.first() {
@@ -327,7 +389,7 @@ fn decode_records(entries: &[(Vec<u8>, Vec<u8>)]) -> Result<Decoded, Violation> 
                 let set = key
                     .get(5..5 + len)
                     .ok_or_else(|| bad(key, "element key shorter than its set name"))?;
-                let name = key[5 + len..].to_vec();
+                let name = &key[5 + len..];
                 if value.len() < 8 {
                     return Err(bad(key, "element value too short"));
                 }
@@ -357,16 +419,13 @@ fn decode_records(entries: &[(Vec<u8>, Vec<u8>)]) -> Result<Decoded, Violation> 
                     ),
                 });
             }
-            let vector = value[..4 * dimension]
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
-                .collect();
+            let vector = &value[..4 * dimension];
             let text =
                 std::str::from_utf8(&value[4 * dimension..]).map_err(|_| Violation::Elements {
                     set: name_of(&set),
                     detail: format!("element {id}'s attributes are not UTF-8"),
                 })?;
-            let attributes = (!text.is_empty()).then(|| text.to_string());
+            let attributes = (!text.is_empty()).then_some(text);
             if by_id.insert(id, (name, vector, attributes)).is_some() {
                 return Err(Violation::Elements {
                     set: name_of(&set),
@@ -396,6 +455,58 @@ impl VectorStore {
         self.sets.get(key).map_or(0, |s| s.elements.len())
     }
 
+    /// How many clients' sessions the store keeps (invariant 6).
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The recorded answer to `request` if it is an update its client's
+    /// session has seen applied; an error if it is too old for the session
+    /// to know (invariant 6); `None` if it must be applied.
+    fn recorded(&self, request: &Request<Command>) -> Option<Reply> {
+        if request.id.client == 0 || request.command.is_read() {
+            return None;
+        }
+        let session = self.sessions.get(&request.id.client)?;
+        if let Some(reply) = session.replies.get(&request.id.seq) {
+            return Some(reply.clone());
+        }
+        let (&newest, _) = session.replies.last_key_value()?;
+        (request.id.seq.saturating_add(SESSION_WINDOW) <= newest).then(|| {
+            Reply::error(format!(
+                "ERR request {} of this connection is older than the last {SESSION_WINDOW} it sent: whether it applied is no longer known",
+                request.id.seq
+            ))
+        })
+    }
+
+    /// Records the reply to an update just applied at `index` (invariant
+    /// 6), forgetting what falls out of the window and, past
+    /// [`SESSIONS_MAX`], the session whose last update is oldest.
+    fn remember(&mut self, index: LogIndex, request: &Request<Command>, reply: &Reply) {
+        if request.id.client == 0 || matches!(reply, Reply::Error(_)) {
+            return;
+        }
+        let session = self.sessions.entry(request.id.client).or_default();
+        session.last_index = index;
+        session.replies.insert(request.id.seq, reply.clone());
+        let newest = session.replies.last_key_value().map_or(0, |(&seq, _)| seq);
+        while let Some((&oldest, _)) = session.replies.first_key_value()
+            && oldest.saturating_add(SESSION_WINDOW) <= newest
+        {
+            session.replies.pop_first();
+        }
+        if self.sessions.len() > SESSIONS_MAX
+            && let Some(client) = self
+                .sessions
+                .iter()
+                .min_by_key(|&(&client, s)| (s.last_index, client))
+                .map(|(&client, _)| client)
+        {
+            self.sessions.remove(&client);
+        }
+    }
+
     /// The index of set `key`, for tests that compare replicas' graphs.
     pub fn index(&self, key: &[u8]) -> Option<&Hnsw> {
         self.sets.get(key).map(|s| &s.index)
@@ -409,12 +520,14 @@ impl VectorStore {
     ///
     /// The first [`Violation`].
     pub fn check_invariants(&self) -> Result<(), Violation> {
-        self.check_against(&decode_records(&self.checkpoint().entries)?)
+        self.check_against(&decode_records(&self.checkpoint().entries)?, true)
     }
 
     /// Invariants 1 and 2 against `decoded`, the store's records (which
-    /// [`App::restore`] has decoded already).
-    fn check_against(&self, decoded: &Decoded) -> Result<(), Violation> {
+    /// [`App::restore`] has decoded already); `graphs`: also run each
+    /// index's own checker (which [`Hnsw::from_bytes`] has run already when
+    /// `restore` calls this).
+    fn check_against(&self, decoded: &Decoded<'_>, graphs: bool) -> Result<(), Violation> {
         let no_elements = BTreeMap::new();
         let name = |set: &[u8]| String::from_utf8_lossy(set).into_owned();
         if decoded.sets.len() != self.sets.len() {
@@ -454,11 +567,9 @@ impl VectorStore {
                 });
             }
             for (id, (element_name, vector, attributes)) in elements {
-                let ok = set
-                    .elements
-                    .get(id)
-                    .is_some_and(|e| &e.name == element_name && &e.attributes == attributes)
-                    && set.by_name.get(element_name) == Some(id)
+                let ok = set.elements.get(id).is_some_and(|e| {
+                    e.name == *element_name && e.attributes.as_deref() == *attributes
+                }) && set.by_name.get(*element_name) == Some(id)
                     && *id < set.next_id;
                 if !ok {
                     return Err(Violation::Elements {
@@ -470,10 +581,10 @@ impl VectorStore {
                     set: name(key),
                     detail: format!("element {id} is not live in the index"),
                 })?;
-                let norm = vector.iter().map(|c| c * c).sum::<f32>().sqrt();
+                let norm = components(vector).map(|c| c * c).sum::<f32>().sqrt();
                 let close = stored
                     .iter()
-                    .zip(vector)
+                    .zip(components(vector))
                     .all(|(s, v)| (s - v / norm).abs() <= 1e-5);
                 if !close {
                     return Err(Violation::Index {
@@ -492,10 +603,12 @@ impl VectorStore {
                     ),
                 });
             }
-            set.index.check_invariants().map_err(|v| Violation::Index {
-                set: name(key),
-                detail: v.to_string(),
-            })?;
+            if graphs {
+                set.index.check_invariants().map_err(|v| Violation::Index {
+                    set: name(key),
+                    detail: v.to_string(),
+                })?;
+            }
         }
         Ok(())
     }
@@ -813,13 +926,73 @@ fn exact(
     all
 }
 
+/// Reads the session table of a snapshot, refusing one that breaks
+/// invariant 6's bounds (too many sessions, replies out of order or
+/// outside the window).
+fn decode_sessions(d: &mut Decoder<'_>) -> io::Result<BTreeMap<u64, Session>> {
+    let count = d.u64()?;
+    if count > SESSIONS_MAX as u64 {
+        return Err(corrupt(format!(
+            "vecstore snapshot: {count} sessions, more than {SESSIONS_MAX}"
+        )));
+    }
+    let mut sessions = BTreeMap::new();
+    let mut previous = None;
+    for _ in 0..count {
+        let client = d.u64()?;
+        if client == 0 || previous.is_some_and(|p| p >= client) {
+            return Err(corrupt(format!(
+                "vecstore snapshot: session of client {client} out of order"
+            )));
+        }
+        previous = Some(client);
+        let last_index = d.u64()?;
+        let replies = d.u64()?;
+        if replies == 0 || replies > SESSION_WINDOW {
+            return Err(corrupt(format!(
+                "vecstore snapshot: client {client} has {replies} replies"
+            )));
+        }
+        let mut session = Session {
+            last_index,
+            replies: BTreeMap::new(),
+        };
+        for _ in 0..replies {
+            let seq = d.u64()?;
+            let reply = crate::codec::decode_reply(d, 0)?;
+            if session
+                .replies
+                .last_key_value()
+                .is_some_and(|(&s, _)| s >= seq)
+            {
+                return Err(corrupt(format!(
+                    "vecstore snapshot: client {client}'s replies out of order"
+                )));
+            }
+            session.replies.insert(seq, reply);
+        }
+        let span = session.replies.last_key_value().map_or(0, |(&s, _)| s)
+            - session.replies.first_key_value().map_or(0, |(&s, _)| s);
+        if span >= SESSION_WINDOW {
+            return Err(corrupt(format!(
+                "vecstore snapshot: client {client}'s replies span {span} sequence numbers"
+            )));
+        }
+        sessions.insert(client, session);
+    }
+    Ok(sessions)
+}
+
 // ANCHOR: app
 impl App for VectorStore {
     type Command = Command;
     type Output = Reply;
 
-    fn apply(&mut self, _index: LogIndex, request: &Request<Command>) -> Reply {
-        match &request.command {
+    fn apply(&mut self, index: LogIndex, request: &Request<Command>) -> Reply {
+        if let Some(reply) = self.recorded(request) {
+            return reply;
+        }
+        let reply = match &request.command {
             Command::Add {
                 key,
                 element,
@@ -843,8 +1016,14 @@ impl App for VectorStore {
                 element,
                 attributes,
             } => self.set_attributes(key, element, attributes),
-            read => self.answer(read),
-        }
+            read => return self.answer(read),
+        };
+        self.remember(index, request, &reply);
+        reply
+    }
+
+    fn cached_reply(&self, request: &Request<Command>) -> Option<Reply> {
+        self.recorded(request)
     }
 
     fn is_read(command: &Command) -> bool {
@@ -855,10 +1034,66 @@ impl App for VectorStore {
         self.answer(command)
     }
 
+    /// Searches are most of a server's work and touch only `&self`: a
+    /// batch with two or more `VSIM`s is spread over the machine's cores
+    /// (each answer is the one [`App::read`] gives; contract 5).
+    fn read_batch(&self, commands: &[&Command]) -> Vec<Reply> {
+        let searches = commands
+            .iter()
+            .filter(|c| matches!(c, Command::Similar { .. }))
+            .count();
+        let threads = read_threads().min(searches);
+        if threads <= 1 {
+            return commands.iter().map(|c| self.answer(c)).collect();
+        }
+        // Each thread takes the next unanswered command, so a slow search
+        // does not hold up the commands after it.
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(command) = commands.get(i) else {
+                    return done;
+                };
+                done.push((i, self.answer(command)));
+            }
+        };
+        let mut answers: Vec<Option<Reply>> = vec![None; commands.len()];
+        thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+            let mut parts = vec![work()];
+            for helper in helpers {
+                parts.push(
+                    helper
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                );
+            }
+            for (i, answer) in parts.into_iter().flatten() {
+                answers[i] = Some(answer);
+            }
+        });
+        answers
+            .into_iter()
+            .map(|a| a.expect("every command was answered"))
+            .collect()
+    }
+
     fn snapshot(&self) -> Vec<u8> {
         let mut e = Encoder::new().u64(self.sets.len() as u64);
         for (key, set) in &self.sets {
             e = e.bytes(key).bytes(&set.index.to_bytes());
+        }
+        e = e.u64(self.sessions.len() as u64);
+        for (&client, session) in &self.sessions {
+            e = e
+                .u64(client)
+                .u64(session.last_index)
+                .u64(session.replies.len() as u64);
+            for (&seq, reply) in &session.replies {
+                e = crate::codec::encode_reply(reply, e.u64(seq));
+            }
         }
         e.tail(&self.checkpoint().encode()).finish()
     }
@@ -873,6 +1108,7 @@ impl App for VectorStore {
                 .map_err(|e| corrupt(format!("vecstore snapshot: index of {key:?}: {e}")))?;
             indexes.insert(key, index);
         }
+        let sessions = decode_sessions(&mut d)?;
         let checkpoint =
             Checkpoint::decode(d.rest()).map_err(|e| corrupt(format!("vecstore snapshot: {e}")))?;
         let decoded = decode_records(&checkpoint.entries)
@@ -899,20 +1135,27 @@ impl App for VectorStore {
                 by_name: BTreeMap::new(),
                 elements: BTreeMap::new(),
             };
-            for (&id, (name, _, attributes)) in decoded.elements.get(key).into_iter().flatten() {
-                set.by_name.insert(name.clone(), id);
-                set.elements
-                    .insert(id, Element::new(name.clone(), attributes.clone()));
+            for (&id, &(name, _, attributes)) in decoded.elements.get(key).into_iter().flatten() {
+                set.by_name.insert(name.to_vec(), id);
+                set.elements.insert(
+                    id,
+                    Element::new(name.to_vec(), attributes.map(str::to_string)),
+                );
             }
             sets.insert(key.clone(), set);
         }
         let store = Store::restore(SimDisk::new(), &checkpoint, cache_options())
             .map_err(|e| corrupt(format!("vecstore snapshot: {e}")))?;
-        let restored = VectorStore { store, sets };
+        let restored = VectorStore {
+            store,
+            sets,
+            sessions,
+        };
         // Invariants 1 and 2 against the records decoded above (not a
-        // second checkpoint of the store just restored from them).
+        // second checkpoint of the store just restored from them); each
+        // graph passed its own checker in `Hnsw::from_bytes`.
         restored
-            .check_against(&decoded)
+            .check_against(&decoded, false)
             .map_err(|v| corrupt(format!("vecstore snapshot: {v}")))?;
         Ok(restored)
     }

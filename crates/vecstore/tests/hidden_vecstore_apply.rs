@@ -6,6 +6,7 @@ use replication::raft::App;
 use vecstore::command::{Parsed, parse};
 use vecstore::{Reply, VectorStore};
 
+/// Applies `text` as client 0, which has no session.
 fn run(s: &mut VectorStore, text: &str) -> Reply {
     let args: Vec<Vec<u8>> = text.split(' ').map(|a| a.as_bytes().to_vec()).collect();
     let Ok(Parsed::Store(command)) = parse(&args) else {
@@ -14,7 +15,7 @@ fn run(s: &mut VectorStore, text: &str) -> Reply {
     s.apply(
         1,
         &Request {
-            id: RequestId { client: 1, seq: 1 },
+            id: RequestId { client: 0, seq: 1 },
             command,
         },
     )

@@ -23,9 +23,11 @@ fn command(text: &str) -> Command {
     }
 }
 
+/// Applies `text` as client 0, which has no session (invariant 6 of
+/// `state.rs`): a repeated command applies again.
 fn run(s: &mut VectorStore, text: &str) -> Reply {
     let request = Request {
-        id: RequestId { client: 1, seq: 1 },
+        id: RequestId { client: 0, seq: 1 },
         command: command(text),
     };
     s.apply(1, &request)

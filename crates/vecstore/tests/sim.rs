@@ -77,27 +77,16 @@
 //! the whole history (one `VSIM` is one point for all its names), never
 //! stronger: a reported violation is a real one.
 //!
-//! Two facts make the retries consistent with that model, since vecstore
-//! has no client sessions yet (a resubmitted write may apply twice):
-//!
-//! * A repeated `VADD` of the same name and vector leaves the element
-//!   present with the same vector, and a repeated `VREM` leaves it absent,
-//!   so applying an attempt twice is the same register write twice. A
-//!   `VADD` answered `0` ("already there") or a `VREM` answered `0` ("not
-//!   there") is therefore an acknowledgement only if an earlier attempt may
-//!   have applied; otherwise it is a violation (a duplicate, or a lost
-//!   element).
-//! * No attempt can apply after the operation that follows it. Client links
-//!   delay requests by at most 20 ms and neither lose nor duplicate them,
-//!   and an attempt times out only after 400 ms, so every attempt reaches
-//!   its node (which appends it at once, or refuses) before the client
-//!   gives up on it. Raft commits entries in the real-time order in which
-//!   leaders appended them: if `e1` was appended before `e2` was created
-//!   and both commit, `e1`'s index is lower (were it higher, the leader
-//!   that appended `e1` would have held `e2`'s index and term, hence `e2`,
-//!   before `e2` existed). A delayed duplicate request, which this model
-//!   rules out, could re-add an element after its removal: the known cost
-//!   of having no sessions.
+//! Retries are consistent with that model because every attempt of an
+//! operation is the same request (client id and sequence number) and the
+//! store keeps client sessions (invariant 6 of `state.rs`): an attempt that
+//! reaches the log after an earlier one applied is answered with the first
+//! answer and not applied again. So a `VADD` of a fresh name answered `0`
+//! ("already there") or a `VREM` of an acknowledged element answered `0`
+//! ("not there") is a violation whatever the earlier attempts did: a
+//! duplicate applied twice, or a lost element. (Before the sessions, a
+//! resubmitted write could apply twice, and this check had to accept a `0`
+//! after an ambiguous attempt.)
 //!
 //! # Disk faults (the `everything` mix)
 //!
@@ -1422,6 +1411,7 @@ impl World {
             Op::Add(self.elements.len() - 1)
         };
         let command = self.command_of(c, &op);
+        self.clients[c].seq += 1;
         self.clients[c].op = Some(Pending {
             op,
             command,
@@ -1471,9 +1461,10 @@ impl World {
     /// leads, over a link with latency but no loss.
     fn attempt(&mut self, c: usize) {
         let client = &mut self.clients[c];
-        client.seq += 1;
+        // Every attempt of an operation is the same request (client ids
+        // from 1: client 0 has no session).
         let id = RequestId {
-            client: c as u64,
+            client: c as u64 + 1,
             seq: client.seq,
         };
         let op = client.op.as_mut().expect("an operation to attempt");
@@ -1489,7 +1480,9 @@ impl World {
     }
 
     fn client_reply(&mut self, from: NodeId, id: RequestId, reply: ClientReply<Reply>) {
-        let c = id.client as usize;
+        let Some(c) = (id.client as usize).checked_sub(1) else {
+            return;
+        };
         let now = self.now;
         let nodes = self.params.nodes;
         let Some(op) = self.clients[c]
@@ -1561,9 +1554,11 @@ impl World {
         }
         match (&op.op, &reply) {
             (&Op::Add(e), Reply::Integer(n @ (0 | 1))) => {
-                if *n == 0 && !op.maybe_applied {
+                // Every attempt is the same request, and the store's
+                // sessions answer a repeat with the first answer.
+                if *n == 0 {
                     return Err(format!(
-                        "VADD of the fresh element {} answered 0: it was there already",
+                        "VADD of the fresh element {} answered 0: it was there already (a duplicate applied twice, or another add)",
                         String::from_utf8_lossy(&self.elements[e].name)
                     ));
                 }
@@ -1572,9 +1567,9 @@ impl World {
                 self.stats.acked_adds += 1;
             }
             (&Op::Remove(e), Reply::Integer(n @ (0 | 1))) => {
-                if *n == 0 && !op.maybe_applied {
+                if *n == 0 {
                     return Err(format!(
-                        "VREM of the acknowledged element {} answered 0: it was lost",
+                        "VREM of the acknowledged element {} answered 0: it was lost, or a duplicate applied twice",
                         String::from_utf8_lossy(&self.elements[e].name)
                     ));
                 }

@@ -12,9 +12,11 @@ use replication::raft::{App, check_contract};
 use vecstore::command::{Parsed, Query, Search, Vector, parse};
 use vecstore::{Command, Reply, VectorStore};
 
+/// A request of client 0, which has no session: applying it again applies
+/// it again (the session tests below use other clients).
 fn request(command: Command) -> Request<Command> {
     Request {
-        id: RequestId { client: 1, seq: 1 },
+        id: RequestId { client: 0, seq: 1 },
         command,
     }
 }
@@ -204,6 +206,11 @@ enum Step {
         age: Option<u8>,
     },
     Snapshot,
+    /// Resubmits the update `back` updates ago (from the end), as a
+    /// server does after its leader died.
+    Retry {
+        back: u8,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -214,6 +221,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0..40u8, proptest::option::of(0..100u8))
             .prop_map(|(element, age)| Step::SetAge { element, age }),
         1 => Just(Step::Snapshot),
+        1 => any::<u8>().prop_map(|back| Step::Retry { back }),
     ]
 }
 
@@ -223,6 +231,34 @@ fn vector(v: [i8; 4]) -> Option<Vector> {
         return None;
     }
     Vector::new(components).ok()
+}
+
+/// Three clients with sessions, taking turns; every update is kept with
+/// its answer, for `Step::Retry`.
+#[derive(Default)]
+struct Clients {
+    seqs: [u64; 3],
+    updates: Vec<(Request<Command>, Reply)>,
+    index: u64,
+}
+
+impl Clients {
+    fn apply(&mut self, s: &mut VectorStore, command: Command) -> Reply {
+        let client = self.updates.len() % 3;
+        self.seqs[client] += 1;
+        let request = Request {
+            id: RequestId {
+                client: client as u64 + 1,
+                seq: self.seqs[client],
+            },
+            command,
+        };
+        self.index += 1;
+        let reply = s.apply(self.index, &request);
+        assert!(!matches!(reply, Reply::Error(_)), "{request:?}: {reply:?}");
+        self.updates.push((request, reply.clone()));
+        reply
+    }
 }
 
 fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
@@ -247,13 +283,14 @@ proptest! {
     fn the_store_agrees_with_a_model(steps in proptest::collection::vec(step(), 1..80)) {
         let mut s = VectorStore::default();
         let mut model: BTreeMap<String, (Vec<f32>, Option<u8>)> = BTreeMap::new();
+        let mut clients = Clients::default();
         for step in steps {
             match step {
                 Step::Add { element, vector: v, age } => {
                     let Some(v) = vector(v) else { continue };
                     let name = format!("e{element}");
                     let attributes = age.map(|a| format!("{{\"age\":{a}}}"));
-                    let reply = s.apply(1, &request(Command::Add {
+                    let reply = clients.apply(&mut s, Command::Add {
                         key: b"k".to_vec(),
                         element: name.clone().into_bytes(),
                         vector: v.clone(),
@@ -261,7 +298,7 @@ proptest! {
                         m: Some(4),
                         ef_construction: Some(20),
                         model: None,
-                    }));
+                    });
                     let old = model.get(&name).and_then(|(_, a)| *a);
                     let fresh = model
                         .insert(name, (v.components().to_vec(), age.or(old)))
@@ -270,20 +307,20 @@ proptest! {
                 }
                 Step::Remove { element } => {
                     let name = format!("e{element}");
-                    let reply = s.apply(1, &request(Command::Remove {
+                    let reply = clients.apply(&mut s, Command::Remove {
                         key: b"k".to_vec(),
                         element: name.clone().into_bytes(),
-                    }));
+                    });
                     let had = model.remove(&name).is_some();
                     prop_assert_eq!(reply, Reply::Integer(i64::from(had)));
                 }
                 Step::SetAge { element, age } => {
                     let name = format!("e{element}");
-                    let reply = s.apply(1, &request(Command::SetAttributes {
+                    let reply = clients.apply(&mut s, Command::SetAttributes {
                         key: b"k".to_vec(),
                         element: name.clone().into_bytes(),
                         attributes: age.map(|a| format!("{{\"age\":{a}}}")).unwrap_or_default(),
-                    }));
+                    });
                     let had = match model.get_mut(&name) {
                         Some(entry) => { entry.1 = age; true }
                         None => false,
@@ -297,6 +334,18 @@ proptest! {
                     let (a, b) = (s.index(b"k").map(|i| i.to_bytes()), restored.index(b"k").map(|i| i.to_bytes()));
                     prop_assert_eq!(a, b, "the restored index is the same graph");
                     s = restored;
+                }
+                Step::Retry { back } => {
+                    // A resubmitted update: its first answer, and no change.
+                    let updates = &clients.updates;
+                    if updates.is_empty() {
+                        continue;
+                    }
+                    let (request, reply) = updates[updates.len() - 1 - usize::from(back) % updates.len()].clone();
+                    let before = s.snapshot();
+                    prop_assert_eq!(s.cached_reply(&request), Some(reply.clone()));
+                    prop_assert_eq!(s.apply(u64::MAX, &request), reply);
+                    prop_assert!(s.snapshot() == before, "resubmitting {:?} changed the state", request);
                 }
             }
             prop_assert!(s.check_invariants().is_ok(), "{:?}", s.check_invariants());
@@ -519,4 +568,137 @@ fn post_filtering_loses_results_that_pre_filtering_finds() {
             (400, 158, 200, 200)
         ]
     );
+}
+
+/// `text` as request `seq` of `client`.
+fn session_request(client: u64, seq: u64, text: &str) -> Request<Command> {
+    let args: Vec<Vec<u8>> = text.split(' ').map(|a| a.as_bytes().to_vec()).collect();
+    match parse(&args) {
+        Ok(Parsed::Store(command)) => Request {
+            id: RequestId { client, seq },
+            command,
+        },
+        other => panic!("{text}: {other:?}"),
+    }
+}
+
+/// Invariant 6: a resubmitted write gets its first answer and is not
+/// applied again, even after another client removed what it added (the
+/// element would otherwise come back).
+#[test]
+fn a_resubmitted_write_applies_once() {
+    let mut s = VectorStore::default();
+    let add = session_request(7, 1, "VADD k VALUES 2 1 0 a");
+    assert_eq!(s.apply(1, &add), Reply::Integer(1));
+    assert_eq!(s.cached_reply(&add), Some(Reply::Integer(1)));
+    let remove = session_request(8, 1, "VREM k a");
+    assert_eq!(s.apply(2, &remove), Reply::Integer(1));
+    let before = s.snapshot();
+    // The same request again, as a server resubmits it after its leader
+    // died: the recorded answer, and no change.
+    assert_eq!(s.apply(3, &add), Reply::Integer(1));
+    assert!(s.snapshot() == before, "a duplicate changed the state");
+    assert_eq!(s.card(b"k"), 0, "the removed element came back");
+    // A new request of the same client applies.
+    assert_eq!(
+        s.apply(4, &session_request(7, 2, "VADD k VALUES 2 1 0 a")),
+        Reply::Integer(1)
+    );
+    assert_eq!(s.card(b"k"), 1);
+    // Reads and client 0 are not recorded.
+    let card = session_request(7, 3, "VCARD k");
+    assert_eq!(s.cached_reply(&card), None);
+    assert_eq!(s.apply(5, &card), Reply::Integer(1));
+    assert_eq!(s.cached_reply(&card), None);
+    let anonymous = session_request(0, 1, "VREM k nobody");
+    s.apply(6, &anonymous);
+    assert_eq!(s.cached_reply(&anonymous), None);
+    assert_eq!(s.sessions(), 2);
+    s.check_invariants().unwrap();
+}
+
+/// A refused write is not recorded (it changed nothing, invariant 5), so
+/// its retry is judged afresh; the session table survives a snapshot.
+#[test]
+fn sessions_skip_refusals_and_survive_snapshots() {
+    let mut s = VectorStore::default();
+    s.apply(1, &session_request(3, 1, "VADD k VALUES 2 1 0 a"));
+    let before = s.snapshot();
+    let refused = session_request(3, 2, "VADD k VALUES 3 1 0 0 b");
+    assert!(matches!(s.apply(2, &refused), Reply::Error(_)));
+    assert!(s.snapshot() == before, "a refusal changed the state");
+    assert_eq!(s.cached_reply(&refused), None);
+    let restored = VectorStore::restore(&s.snapshot()).unwrap();
+    assert!(restored.snapshot() == s.snapshot());
+    assert_eq!(
+        restored.cached_reply(&session_request(3, 1, "VADD k VALUES 2 1 0 a")),
+        Some(Reply::Integer(1))
+    );
+}
+
+/// A session remembers the last `SESSION_WINDOW` sequence numbers: a
+/// pipelined request inside the window that never applied is applied; one
+/// older than the window gets an error instead of a guess.
+#[test]
+fn a_session_keeps_a_window_of_replies() {
+    use vecstore::state::SESSION_WINDOW;
+    let mut s = VectorStore::default();
+    let newest = SESSION_WINDOW + 10;
+    s.apply(1, &session_request(5, 1, "VADD k VALUES 2 1 0 first"));
+    s.apply(2, &session_request(5, newest, "VADD k VALUES 2 0 1 last"));
+    // Seq 1 fell out of the window: its reply is forgotten.
+    match s.apply(3, &session_request(5, 1, "VADD k VALUES 2 1 0 first")) {
+        Reply::Error(e) => assert!(e.contains("no longer known"), "{e}"),
+        other => panic!("a forgotten request was answered {other:?}"),
+    }
+    assert_eq!(s.card(b"k"), 2);
+    // Seq newest - 5 is inside the window and never applied: it applies.
+    assert_eq!(
+        s.apply(
+            4,
+            &session_request(5, newest - 5, "VADD k VALUES 2 1 1 middle")
+        ),
+        Reply::Integer(1)
+    );
+    assert_eq!(s.card(b"k"), 3);
+    assert_eq!(
+        s.apply(5, &session_request(5, newest, "VADD k VALUES 2 0 1 last")),
+        Reply::Integer(1),
+        "the newest reply is kept"
+    );
+}
+
+/// At most `SESSIONS_MAX` sessions: the one whose last update is oldest in
+/// the log is forgotten, and replicas forget alike.
+#[test]
+fn the_oldest_session_is_forgotten_first() {
+    use vecstore::state::SESSIONS_MAX;
+    let mut a = VectorStore::default();
+    let clients = SESSIONS_MAX as u64 + 1;
+    for client in 1..=clients {
+        // Client 1 writes again last but one, so client 2 is the oldest.
+        let index = if client == clients {
+            clients + 1
+        } else {
+            client
+        };
+        a.apply(index, &session_request(client, 1, "VREM k nobody"));
+        if client == clients - 1 {
+            a.apply(clients, &session_request(1, 2, "VREM k nobody"));
+        }
+    }
+    assert_eq!(a.sessions(), SESSIONS_MAX);
+    assert_eq!(
+        a.cached_reply(&session_request(2, 1, "VREM k nobody")),
+        None
+    );
+    for client in [1, 3, clients] {
+        assert!(
+            a.cached_reply(&session_request(client, 1, "VREM k nobody"))
+                .is_some(),
+            "client {client} was forgotten"
+        );
+    }
+    let b = VectorStore::restore(&a.snapshot()).unwrap();
+    assert!(a == b);
 }
