@@ -76,7 +76,11 @@ mod persist;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::io;
+use std::marker::PhantomData;
+use std::sync::Arc;
 
 use kv::Storage;
 
@@ -122,18 +126,82 @@ pub struct Entry<C = Command> {
 }
 
 /// A snapshot: the application after applying every entry up to
-/// `last_index`. It is stored as [`App::snapshot`]'s bytes; in memory (and
-/// in an InstallSnapshot message, which the simulator passes by value) it
-/// is the application itself.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+/// `last_index`, as [`App::snapshot`]'s bytes. A node only ever writes a
+/// snapshot to its log or sends it, so it keeps the bytes, shared (an
+/// InstallSnapshot message, and the simulator's copies of one, copy no
+/// state), and decodes them ([`Snapshot::restore`]) only to install them:
+/// a restart rebuilds its state from the stored bytes once, instead of
+/// rebuilding a snapshot and copying it into the live state.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Snapshot<A = Register> {
     /// The last log index the snapshot covers (0: empty snapshot).
     pub last_index: LogIndex,
     /// The term of that entry.
     pub last_term: Term,
-    /// The application's state (for the register: the key-value map and
-    /// the client session table).
-    pub state: A,
+    /// The application's state as [`App::snapshot`] wrote it (for the
+    /// register: the key-value map and the client session table).
+    pub data: Arc<[u8]>,
+    app: PhantomData<fn() -> A>,
+}
+
+impl<A: App> Snapshot<A> {
+    /// The snapshot of `state` after entry `last_index` of term `last_term`.
+    pub fn new(last_index: LogIndex, last_term: Term, state: &A) -> Self {
+        Snapshot::from_bytes(last_index, last_term, state.snapshot().into())
+    }
+
+    /// A snapshot of bytes that [`App::snapshot`] wrote (read from a log or
+    /// a message; [`Snapshot::restore`] checks them).
+    pub fn from_bytes(last_index: LogIndex, last_term: Term, data: Arc<[u8]>) -> Self {
+        Snapshot {
+            last_index,
+            last_term,
+            data,
+            app: PhantomData,
+        }
+    }
+
+    /// The application's state.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidData`] for bytes [`App::snapshot`] did not
+    /// write (contract 4 of [`App`]).
+    pub fn restore(&self) -> io::Result<A> {
+        A::restore(&self.data)
+    }
+}
+
+/// The empty snapshot: the application before the first entry.
+impl<A: App> Default for Snapshot<A> {
+    fn default() -> Self {
+        Snapshot::new(0, 0, &A::default())
+    }
+}
+
+/// The bytes are summarised (a snapshot can be hundreds of megabytes).
+impl<A> fmt::Debug for Snapshot<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("last_index", &self.last_index)
+            .field("last_term", &self.last_term)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
+}
+
+/// Hashes the state the bytes restore (so a simulator's trace hash is the
+/// one it was when snapshots held the application itself); bytes that do
+/// not restore are hashed as bytes.
+impl<A: App> Hash for Snapshot<A> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.last_index.hash(state);
+        self.last_term.hash(state);
+        match self.restore() {
+            Ok(app) => app.hash(state),
+            Err(_) => self.data.hash(state),
+        }
+    }
 }
 
 /// The messages Raft nodes exchange (Figure 2 of the paper, plus the
@@ -1217,11 +1285,7 @@ impl<A: App> RaftNode<A> {
         let Some(term) = self.log.term_at(index) else {
             return;
         };
-        self.snapshot = Snapshot {
-            last_index: index,
-            last_term: term,
-            state: self.state.clone(),
-        };
+        self.snapshot = Snapshot::new(index, term, &self.state);
         self.log.compact_to(index, term);
         self.persist_compacted();
         // END LAB
@@ -1240,8 +1304,13 @@ impl<A: App> RaftNode<A> {
         if term >= self.term {
             self.become_follower(now, term, Some(from));
             self.reset_election_timer(now);
-            // Older than what we applied: nothing to learn.
-            if snapshot.last_index > self.commit_index {
+            // Older than what we applied: nothing to learn. Bytes that do
+            // not restore are not installed (the reply tells the leader how
+            // far this node is, and it sends the snapshot again);
+            // `wire::decode` refuses damaged ones before they get here.
+            if snapshot.last_index > self.commit_index
+                && let Ok(state) = snapshot.restore()
+            {
                 // Keep the log's suffix if it agrees with the snapshot's
                 // last entry; otherwise the snapshot replaces it whole.
                 let keeps_suffix =
@@ -1252,7 +1321,7 @@ impl<A: App> RaftNode<A> {
                 self.log.compact_to(snapshot.last_index, snapshot.last_term);
                 self.commit_index = snapshot.last_index;
                 self.last_applied = snapshot.last_index;
-                self.state = snapshot.state.clone();
+                self.state = state;
                 self.snapshot = snapshot;
                 // The snapshot is durable (rewrite syncs) before we reply.
                 self.persist_compacted();
@@ -1402,6 +1471,10 @@ impl<A: App> RaftNode<A> {
         }
         let (store, records) = RecordLog::open(storage, LOG_FILE)?;
         let recovered = persist::replay::<A>(&records)?;
+        drop(records);
+        // The live state, restored once from the snapshot's bytes (which
+        // the node keeps as they are, to write or send).
+        let state = recovered.snapshot.restore()?;
         let applied = recovered.log.snapshot_index;
         let first_live = applied + 1;
         let mut node = RaftNode {
@@ -1415,7 +1488,7 @@ impl<A: App> RaftNode<A> {
             term: recovered.term,
             voted_for: recovered.voted_for,
             log: recovered.log,
-            state: recovered.snapshot.state.clone(),
+            state,
             snapshot: recovered.snapshot,
             role: Role::Follower,
             leader_hint: None,

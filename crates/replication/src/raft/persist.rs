@@ -71,7 +71,7 @@ pub(crate) fn snapshot<A: App>(s: &Snapshot<A>) -> Vec<u8> {
         .u8(SNAPSHOT)
         .u64(s.last_index)
         .u64(s.last_term)
-        .tail(&s.state.snapshot())
+        .tail(&s.data)
         .finish()
 }
 
@@ -107,12 +107,7 @@ fn node_id(v: i64) -> io::Result<NodeId> {
 fn decode_snapshot<A: App>(d: &mut Decoder<'_>) -> io::Result<Snapshot<A>> {
     let last_index = d.u64()?;
     let last_term = d.u64()?;
-    let state = A::restore(d.rest())?;
-    Ok(Snapshot {
-        last_index,
-        last_term,
-        state,
-    })
+    Ok(Snapshot::from_bytes(last_index, last_term, d.rest().into()))
 }
 
 /// What a replay of the records rebuilds (invariant 1).
@@ -220,11 +215,7 @@ mod tests {
                 reply: Reply::Rejected(Rejection::CasMismatch { found: Some(1) }),
             },
         );
-        let snap = Snapshot {
-            last_index: 2,
-            last_term: 1,
-            state: sm,
-        };
+        let snap = Snapshot::new(2, 1, &sm);
         let records = vec![
             term_vote(1, Some(2)),
             append::<Register>(1, &[entry(1, 1), entry(1, 2), entry(1, 3)]),

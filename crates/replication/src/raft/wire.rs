@@ -80,7 +80,7 @@ pub fn encode<A: App>(msg: &RaftMessage<A>) -> Vec<u8> {
             .u64(*round)
             .u64(snapshot.last_index)
             .u64(snapshot.last_term)
-            .tail(&snapshot.state.snapshot()),
+            .tail(&snapshot.data),
         RaftMessage::InstallSnapshotReply {
             term,
             last_index,
@@ -148,14 +148,13 @@ pub fn decode<A: App>(bytes: &[u8]) -> io::Result<RaftMessage<A>> {
         },
         5 => {
             let (term, round, last_index, last_term) = (d.u64()?, d.u64()?, d.u64()?, d.u64()?);
-            let state = A::restore(d.rest())?;
+            let snapshot = Snapshot::<A>::from_bytes(last_index, last_term, d.rest().into());
+            // Checked here, at the boundary, so that a damaged message is
+            // refused like any other rather than reaching the node.
+            snapshot.restore()?;
             RaftMessage::InstallSnapshot {
                 term,
-                snapshot: Snapshot {
-                    last_index,
-                    last_term,
-                    state,
-                },
+                snapshot,
                 round,
             }
         }
@@ -235,11 +234,7 @@ mod tests {
             },
             RaftMessage::InstallSnapshot {
                 term: 6,
-                snapshot: Snapshot {
-                    last_index: 20,
-                    last_term: 5,
-                    state,
-                },
+                snapshot: Snapshot::new(20, 5, &state),
                 round: 2,
             },
             RaftMessage::InstallSnapshotReply {
