@@ -19,13 +19,16 @@
 //!    store's checkpoint and each index's bytes; [`App::restore`] reloads
 //!    both and checks invariant 2 between them, so a restarted replica's
 //!    index is the one it had, not a rebuild that could answer differently.
-//! 5. **A refused command changes nothing.** Every check that can fail
-//!    (dimension, zero vector, key length) runs before the first write.
+//! 5. **A refused command changes nothing** but its client's session
+//!    record (invariant 6). Every check that can fail (dimension, zero
+//!    vector, key length) runs before the first write.
 //! 6. **An update applies at most once.** The session table records, per
-//!    client, the reply of each update it applied (errors excepted: they
-//!    changed nothing), keeping those within [`SESSION_WINDOW`] sequence
-//!    numbers of the client's newest; a request already recorded is
-//!    answered from the record and not applied again. The table is part of
+//!    client, the reply of each update it applied, refusals included,
+//!    keeping those within [`SESSION_WINDOW`] sequence numbers of the
+//!    client's newest; a request already recorded is answered from the
+//!    record and not applied again (so a retry of a refused write is
+//!    refused again, even if it would succeed now: the client hears one
+//!    answer, whichever attempt it came from). The table is part of
 //!    the state (and of every snapshot), so the guarantee survives
 //!    restarts and leader changes.
 // ANCHOR_END: invariants
@@ -75,9 +78,11 @@ pub const EF_CONSTRUCTION_DEFAULT: usize = 200;
 /// A search's candidate list without `EF`: the larger of this and `COUNT`.
 pub const EF_DEFAULT: usize = 100;
 /// How far back (in sequence numbers) a session remembers its client's
-/// replies: more than a connection can have in flight (a 64 KiB read of
-/// the smallest requests).
+/// replies: twice what a connection of `vecstore serve` may have in flight.
 pub const SESSION_WINDOW: u64 = 4_096;
+/// The first eight bytes of a snapshot: its format. The format before
+/// sessions had no tag; a snapshot of it is refused, not misread.
+const SNAPSHOT_FORMAT: &[u8; 8] = b"vstore/2";
 /// The most sessions kept (invariant 6).
 pub const SESSIONS_MAX: usize = 10_000;
 
@@ -484,7 +489,7 @@ impl VectorStore {
     /// 6), forgetting what falls out of the window and, past
     /// [`SESSIONS_MAX`], the session whose last update is oldest.
     fn remember(&mut self, index: LogIndex, request: &Request<Command>, reply: &Reply) {
-        if request.id.client == 0 || matches!(reply, Reply::Error(_)) {
+        if request.id.client == 0 {
             return;
         }
         let session = self.sessions.entry(request.id.client).or_default();
@@ -1081,7 +1086,9 @@ impl App for VectorStore {
     }
 
     fn snapshot(&self) -> Vec<u8> {
-        let mut e = Encoder::new().u64(self.sets.len() as u64);
+        let mut e = Encoder::new()
+            .u64(u64::from_le_bytes(*SNAPSHOT_FORMAT))
+            .u64(self.sets.len() as u64);
         for (key, set) in &self.sets {
             e = e.bytes(key).bytes(&set.index.to_bytes());
         }
@@ -1100,6 +1107,12 @@ impl App for VectorStore {
 
     fn restore(bytes: &[u8]) -> io::Result<Self> {
         let mut d = Decoder::new(bytes);
+        if d.u64()? != u64::from_le_bytes(*SNAPSHOT_FORMAT) {
+            return Err(corrupt(format!(
+                "not a vecstore snapshot of format {:?} (a data directory of an older build cannot be opened by this one)",
+                String::from_utf8_lossy(SNAPSHOT_FORMAT)
+            )));
+        }
         let count = d.u64()?;
         let mut indexes = BTreeMap::new();
         for _ in 0..count {

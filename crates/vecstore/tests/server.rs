@@ -16,6 +16,28 @@ fn start(dir: &std::path::Path) -> Server {
     Server::start(ServerConfig::new(dir), listener).unwrap()
 }
 
+/// A pipeline longer than a connection may have in flight (half a
+/// session's window: 2,048 requests) sent in one write: the connection
+/// takes it in parts without waiting for more bytes, and every reply comes
+/// back in order.
+#[test]
+fn a_pipeline_longer_than_the_in_flight_limit_is_answered_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let mut c = Client::connect(server.addr()).unwrap();
+    let adds = 3_000;
+    let mut pipeline = String::new();
+    for i in 0..adds {
+        pipeline.push_str(&format!("VADD k VALUES 2 {} 1 e{i}\r\nVCARD k\r\n", i + 1));
+    }
+    c.raw(pipeline.as_bytes()).unwrap();
+    for i in 0..adds {
+        assert_eq!(c.read().unwrap(), Resp::Integer(1), "VADD e{i}");
+        assert_eq!(c.read().unwrap(), Resp::Integer(i + 1), "VCARD after e{i}");
+    }
+    assert_eq!(c.call("PING").unwrap(), Resp::Simple("PONG".into()));
+}
+
 #[test]
 fn commands_answer_over_resp() {
     let dir = tempfile::tempdir().unwrap();

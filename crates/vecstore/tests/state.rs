@@ -617,23 +617,51 @@ fn a_resubmitted_write_applies_once() {
     s.check_invariants().unwrap();
 }
 
-/// A refused write is not recorded (it changed nothing, invariant 5), so
-/// its retry is judged afresh; the session table survives a snapshot.
+/// A refused write is recorded too (invariant 6): its retry gets the same
+/// refusal even when the write would now succeed, so the client hears one
+/// answer whichever attempt it came from; the store's content is
+/// unchanged by the refusal (invariant 5), and the session table survives
+/// a snapshot.
 #[test]
-fn sessions_skip_refusals_and_survive_snapshots() {
+fn sessions_record_refusals_and_survive_snapshots() {
     let mut s = VectorStore::default();
     s.apply(1, &session_request(3, 1, "VADD k VALUES 2 1 0 a"));
-    let before = s.snapshot();
     let refused = session_request(3, 2, "VADD k VALUES 3 1 0 0 b");
-    assert!(matches!(s.apply(2, &refused), Reply::Error(_)));
-    assert!(s.snapshot() == before, "a refusal changed the state");
-    assert_eq!(s.cached_reply(&refused), None);
+    let Reply::Error(first) = s.apply(2, &refused) else {
+        panic!("a 3-d vector was added to a 2-d set")
+    };
+    assert!(first.contains("dimension mismatch"), "{first}");
+    assert_eq!(s.card(b"k"), 1, "the refusal changed the set");
+    // Emptying the set deletes it, so the same VADD would now create a
+    // 3-d set; its retry still gets the first answer and changes nothing.
+    assert_eq!(
+        s.apply(3, &session_request(4, 1, "VREM k a")),
+        Reply::Integer(1)
+    );
+    assert_eq!(s.apply(4, &refused), Reply::Error(first.clone()));
+    assert_eq!(s.card(b"k"), 0);
+    assert_eq!(s.cached_reply(&refused), Some(Reply::Error(first.clone())));
     let restored = VectorStore::restore(&s.snapshot()).unwrap();
     assert!(restored.snapshot() == s.snapshot());
+    assert_eq!(restored.cached_reply(&refused), Some(Reply::Error(first)));
+    // A new request of the client is applied.
     assert_eq!(
-        restored.cached_reply(&session_request(3, 1, "VADD k VALUES 2 1 0 a")),
-        Some(Reply::Integer(1))
+        s.apply(5, &session_request(3, 3, "VADD k VALUES 3 1 0 0 b")),
+        Reply::Integer(1)
     );
+}
+
+/// A snapshot of another format (before sessions, snapshots had no tag) is
+/// refused with an error that says so, not misread.
+#[test]
+fn a_snapshot_of_another_format_is_refused() {
+    let mut s = VectorStore::default();
+    run(&mut s, "VADD k VALUES 2 1 0 a");
+    let bytes = s.snapshot();
+    let Err(e) = VectorStore::restore(&bytes[8..]) else {
+        panic!("a snapshot without its format tag was restored")
+    };
+    assert!(e.to_string().contains("older build"), "{e}");
 }
 
 /// A session remembers the last `SESSION_WINDOW` sequence numbers: a

@@ -107,8 +107,8 @@ pub trait App: Clone + Debug + Default + PartialEq + Eq + Hash {
         self.clone().apply(0, &request)
     }
 
-    /// Serves several read-only commands from the current state, in order
-    /// (Raft calls it with every read that ReadIndex confirmed in one
+    /// Serves several read-only commands from the current state: one
+    /// answer per command, in order (Raft calls it with every read that ReadIndex confirmed in one
     /// input). The default calls [`App::read`] on each; an application
     /// whose reads are expensive may spread them over threads, as long as
     /// each answer is the one [`App::read`] would give.

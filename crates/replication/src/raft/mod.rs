@@ -1430,6 +1430,11 @@ impl<A: App> RaftNode<A> {
         leader.reads = waiting;
         let commands: Vec<&A::Command> = ready.iter().map(|r| &r.request.command).collect();
         let replies = self.state.read_batch(&commands);
+        debug_assert_eq!(
+            replies.len(),
+            ready.len(),
+            "read_batch: one answer per read"
+        );
         for (read, reply) in ready.iter().zip(replies) {
             self.reply(read.request.id, ClientReply::Applied(reply));
         }
