@@ -3,7 +3,9 @@
 //!
 //! * `ci` — everything CI checks, in order: formatting, clippy, the tests
 //!   (after installing Debian's `redis-tools` and `dataset-fashion-mnist` if
-//!   missing, which the `kv serve` and hnsw tests then require), that the benchmarks compile, the book
+//!   missing, which the `kv serve` and hnsw tests then require, and redis-py
+//!   8.2.0 from PyPI in `target/redis-py-venv` for vecstore's redis-py
+//!   test), that the benchmarks compile, the book
 //!   builds with every include, link and `#anchor` resolving, and the seeded
 //!   figures are byte-identical to a fresh run.
 //!   `.ci/run` calls exactly this.
@@ -315,7 +317,7 @@ fn run_visualizations(args: &[&str]) -> Result<()> {
 }
 
 fn ci(root: &Path) -> Result<()> {
-    let steps: [(&str, &dyn Fn() -> Result<()>); 12] = [
+    let steps: [(&str, &dyn Fn() -> Result<()>); 13] = [
         ("format", &|| cargo(&["fmt", "--all", "--check"])),
         ("clippy", &|| {
             cargo(&[
@@ -343,6 +345,8 @@ fn ci(root: &Path) -> Result<()> {
             ])
         }),
         ("redis-tools installed", &install_redis_tools),
+        // vecstore's redis-py test runs the pinned client (PyPI) from a venv.
+        ("redis-py installed", &|| redis_py(root).map(drop)),
         // The hnsw tests read the real Fashion-MNIST files.
         ("fashion-mnist installed", &|| {
             hnswlib::fashion_mnist_dir().map(drop)
@@ -350,11 +354,17 @@ fn ci(root: &Path) -> Result<()> {
         // The `kv serve` tests drive the real redis-cli and redis-benchmark;
         // in CI they must run rather than skip.
         ("tests", &|| {
+            let python = redis_py(root)?;
             cargo_with_env(
                 &["test", "--workspace"],
                 &[
                     ("STRATA_REQUIRE_REDIS_TOOLS", "1"),
                     ("STRATA_REQUIRE_FASHION_MNIST", "1"),
+                    ("STRATA_REQUIRE_REDIS_PY", "1"),
+                    (
+                        "STRATA_REDIS_PY",
+                        python.to_str().context("venv path is not UTF-8")?,
+                    ),
                 ],
             )
         }),
@@ -387,6 +397,18 @@ fn ci(root: &Path) -> Result<()> {
         eprintln!("  {name:<24} {:>6.1} s", elapsed.as_secs_f64());
     }
     Ok(())
+}
+
+/// The Python of `target/redis-py-venv`, with redis-py (pinned: the
+/// version `vecstore`'s `redis_py_works_unmodified` was written against)
+/// installed from PyPI if it is not there yet.
+fn redis_py(root: &Path) -> Result<PathBuf> {
+    hnswlib::python_venv(
+        &root.join("target/redis-py-venv"),
+        "import redis",
+        &["redis==8.2.0"],
+        "installing redis-py 8.2.0 from PyPI",
+    )
 }
 
 /// Installs Debian's `redis-tools` (redis-cli, redis-benchmark) with apt-get

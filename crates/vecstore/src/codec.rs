@@ -205,6 +205,17 @@ pub(crate) fn encode_reply(reply: &crate::command::Reply, e: Encoder) -> Encoder
             }
             e
         }
+        Reply::Double(value) => e.u8(8).u64(value.to_bits()),
+        Reply::Map(entries) => {
+            let mut e = e.u8(9).u64(entries.len() as u64);
+            for (key, values) in entries {
+                e = encode_reply(key, e).u64(values.len() as u64);
+                for value in values {
+                    e = encode_reply(value, e);
+                }
+            }
+            e
+        }
     }
 }
 
@@ -229,6 +240,21 @@ pub(crate) fn decode_reply(d: &mut Decoder<'_>, depth: usize) -> io::Result<crat
             }
             Reply::Array(Some(items))
         }
+        8 => Reply::Double(f64::from_bits(d.u64()?)),
+        9 => {
+            let n = d.u64()?;
+            let mut entries = Vec::new();
+            for _ in 0..n {
+                let key = decode_reply(d, depth + 1)?;
+                let count = d.u64()?;
+                let mut values = Vec::new();
+                for _ in 0..count {
+                    values.push(decode_reply(d, depth + 1)?);
+                }
+                entries.push((key, values));
+            }
+            Reply::Map(entries)
+        }
         other => return Err(corrupt(format!("unknown reply tag {other}"))),
     })
 }
@@ -247,6 +273,14 @@ mod tests {
             Reply::Array(None),
             Reply::Error("ERR x".into()),
             Reply::Simple("OK".into()),
+            Reply::Double(-0.25),
+            Reply::Map(vec![
+                (Reply::text("k"), vec![Reply::Double(1.0)]),
+                (
+                    Reply::text("j"),
+                    vec![Reply::Double(0.5), Reply::Bulk(None)],
+                ),
+            ]),
         ]));
         let bytes = encode_reply(&reply, Encoder::new()).finish();
         let mut d = Decoder::new(&bytes);

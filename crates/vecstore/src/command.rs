@@ -20,6 +20,11 @@
 //! VEMB key element          VGETATTR key element                 VSETATTR key element json
 //! ```
 //!
+//! Replies are RESP2 until a connection sends `HELLO 3`, then RESP3, as
+//! Redis 8 does: `VSIM … WITHSCORES`/`WITHATTRIBS` and `VINFO` answer
+//! maps, scores and `VEMB`'s components doubles, a missing value null
+//! ([`Protocol`]).
+//!
 //! Differences from Redis, each deliberate: vectors are always kept as
 //! `f32` (`Q8` and `BIN` are accepted and change nothing; `VINFO` says
 //! `f32`), so `VEMB` returns exactly the vector added; `REDUCE` (random
@@ -193,7 +198,19 @@ impl Command {
     }
 }
 
-/// A reply, before it is RESP2 bytes ([`Reply::encode`]).
+/// The protocol a connection speaks: RESP2 until `HELLO 3` asks for RESP3
+/// (as Redis does). A [`Reply`] is the same in both; only its bytes differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// RESP2: maps are flat arrays, doubles bulk strings, nulls `$-1` and
+    /// `*-1`.
+    #[default]
+    Resp2,
+    /// RESP3: maps `%`, doubles `,`, null `_`.
+    Resp3,
+}
+
+/// A reply, before it is RESP bytes ([`Reply::encode_as`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// `+OK` and other status lines.
@@ -206,6 +223,14 @@ pub enum Reply {
     Bulk(Option<Vec<u8>>),
     /// `*n …`, or the null array.
     Array(Option<Vec<Reply>>),
+    /// A double: a bulk string in RESP2 (as Redis prints scores), `,x` in
+    /// RESP3.
+    Double(f64),
+    /// A map whose keys each have one or more values: in RESP2 a flat array
+    /// of each key followed by its values (`VSIM … WITHSCORES WITHATTRIBS`
+    /// gives name, score, attributes); in RESP3 `%n` with each key's value,
+    /// or an array of its values if it has several (as Redis answers).
+    Map(Vec<(Reply, Vec<Reply>)>),
 }
 
 impl Reply {
@@ -219,23 +244,64 @@ impl Reply {
         Reply::Bulk(Some(text.into().into_bytes()))
     }
 
-    /// A number as Redis prints a double in RESP2 (a bulk string).
+    /// A double ([`Reply::Double`]).
     pub fn double(value: f64) -> Reply {
-        Reply::text(format_double(value))
+        Reply::Double(value)
     }
 
     /// Appends the reply's RESP2 bytes to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_as(Protocol::Resp2, out);
+    }
+
+    /// Appends the reply's bytes in `protocol` to `out`.
+    pub fn encode_as(&self, protocol: Protocol, out: &mut Vec<u8>) {
+        let resp3 = protocol == Protocol::Resp3;
         match self {
             Reply::Simple(text) => kv::resp::simple(out, text),
             Reply::Error(text) => kv::resp::error_reply(out, text),
             Reply::Integer(n) => kv::resp::integer(out, *n),
+            Reply::Bulk(None) | Reply::Array(None) if resp3 => out.extend_from_slice(b"_\r\n"),
             Reply::Bulk(data) => kv::resp::bulk(out, data.as_deref()),
             Reply::Array(None) => out.extend_from_slice(b"*-1\r\n"),
             Reply::Array(Some(items)) => {
                 kv::resp::array(out, items.len());
                 for item in items {
-                    item.encode(out);
+                    item.encode_as(protocol, out);
+                }
+            }
+            Reply::Double(value) if resp3 => {
+                let text = match value {
+                    v if v.is_nan() => "nan".to_string(),
+                    v if v.is_infinite() => (if *v > 0.0 { "inf" } else { "-inf" }).to_string(),
+                    v => format_double(*v),
+                };
+                out.extend_from_slice(format!(",{text}\r\n").as_bytes());
+            }
+            Reply::Double(value) => kv::resp::bulk(out, Some(format_double(*value).as_bytes())),
+            Reply::Map(entries) if resp3 => {
+                out.extend_from_slice(format!("%{}\r\n", entries.len()).as_bytes());
+                for (key, values) in entries {
+                    key.encode_as(protocol, out);
+                    match values.as_slice() {
+                        [value] => value.encode_as(protocol, out),
+                        values => {
+                            kv::resp::array(out, values.len());
+                            for value in values {
+                                value.encode_as(protocol, out);
+                            }
+                        }
+                    }
+                }
+            }
+            Reply::Map(entries) => {
+                let len = entries.iter().map(|(_, values)| 1 + values.len()).sum();
+                kv::resp::array(out, len);
+                for (key, values) in entries {
+                    key.encode_as(protocol, out);
+                    for value in values {
+                        value.encode_as(protocol, out);
+                    }
                 }
             }
         }
@@ -376,6 +442,35 @@ pub enum Local {
     Role,
     /// `ECHO message`.
     Echo(Vec<u8>),
+    /// `HELLO [protover [SETNAME name]]`: switch protocol (2 or 3) and
+    /// describe the server.
+    Hello(Option<Protocol>),
+}
+
+/// `HELLO [protover [AUTH user password] [SETNAME name]]`: there is no
+/// password to check, so `AUTH` is refused; `SETNAME` is accepted.
+fn parse_hello(args: &[Vec<u8>]) -> Result<Local, Reply> {
+    let Some(version) = args.get(1) else {
+        return Ok(Local::Hello(None));
+    };
+    let protocol = match version.as_slice() {
+        b"2" => Protocol::Resp2,
+        b"3" => Protocol::Resp3,
+        _ => return Err(Reply::error("NOPROTO unsupported protocol version")),
+    };
+    let mut at = 2;
+    while at < args.len() {
+        match upper(&args[at]).as_str() {
+            "SETNAME" if at + 1 < args.len() => at += 2,
+            "AUTH" => {
+                return Err(Reply::error(
+                    "ERR AUTH is not supported: vecstore has no passwords (bind it to a trusted address)",
+                ));
+            }
+            _ => return Err(syntax()),
+        }
+    }
+    Ok(Local::Hello(Some(protocol)))
 }
 
 /// Parses one request's arguments (the command name first).
@@ -408,6 +503,7 @@ pub fn parse(args: &[Vec<u8>]) -> Result<Parsed, Reply> {
             Ok(Parsed::Local(Local::Echo(args[1].clone())))
         }
         "CLIENT" => Ok(Parsed::Local(Local::Client)),
+        "HELLO" => parse_hello(args).map(Parsed::Local),
         "COMMAND" => Ok(Parsed::Local(Local::Command)),
         "ROLE" => {
             arity(1)?;

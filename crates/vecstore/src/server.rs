@@ -7,7 +7,8 @@
 //! 1. A connection thread reads RESP requests ([`kv::resp::parse`]) and
 //!    parses each ([`command::parse`]); a malformed one is answered at once
 //!    with an error and never reaches the log. `PING`, `CLIENT`, `COMMAND`,
-//!    `ECHO` and `ROLE` are answered here too.
+//!    `ECHO`, `ROLE` and `HELLO` (which switches the connection to RESP3,
+//!    as redis-py asks) are answered here too.
 //! 2. Store commands go, tagged with the connection's session id and a
 //!    sequence number, to the **driver** thread, which owns the node.
 //! 3. The driver drains every write that has arrived into one
@@ -53,7 +54,7 @@ use replication::protocol::{NodeContext, NodeId, Output, Request, RequestId, Tim
 use replication::raft::{App, ClientReply, RaftConfig, RaftMessage, RaftNode, wire};
 
 use crate::codec;
-use crate::command::{self, Command, Local, Parsed, Reply};
+use crate::command::{self, Command, Local, Parsed, Protocol, Reply};
 use crate::state::{SESSION_WINDOW, VectorStore};
 
 /// The members of a cluster, and which one this server is.
@@ -765,6 +766,8 @@ fn connection(
     let mut input = Vec::new();
     let mut chunk = vec![0u8; 64 << 10];
     let mut seq = 0u64;
+    // RESP2 until the client says `HELLO 3`.
+    let mut protocol = Protocol::Resp2;
     // Whether `input` still holds requests this loop left for the next.
     let mut more = false;
     loop {
@@ -776,9 +779,10 @@ fn connection(
             input.extend_from_slice(&chunk[..read]);
         }
         more = false;
-        // Replies of this read's requests, by sequence number; store
-        // commands fill theirs in when the driver answers.
-        let mut answers: BTreeMap<u64, Option<Reply>> = BTreeMap::new();
+        // Replies of this read's requests, by sequence number, each with
+        // the protocol it is written in; store commands fill theirs in when
+        // the driver answers.
+        let mut answers: Answers = BTreeMap::new();
         let mut used = 0;
         let mut fatal = None;
         // Whether the store commands in flight are reads. A read waits for
@@ -798,7 +802,9 @@ fn connection(
                     used += len;
                     seq += 1;
                     let answer = match command::parse(&args) {
-                        Ok(Parsed::Local(local)) => Some(answer_local(&local, role)),
+                        Ok(Parsed::Local(local)) => {
+                            Some(answer_local(&local, role, session, &mut protocol))
+                        }
                         Ok(Parsed::Store(command)) => {
                             if in_flight.is_some_and(|read| read != command.is_read())
                                 && !collect(&mut answers, &replies)
@@ -825,7 +831,7 @@ fn connection(
                         }
                         Err(error) => Some(error),
                     };
-                    answers.insert(seq, answer);
+                    answers.insert(seq, (protocol, answer));
                 }
                 Ok(None) => break,
                 Err(error) => {
@@ -839,11 +845,13 @@ fn connection(
             return Ok(());
         }
         let mut out = Vec::new();
-        for reply in answers.into_values().flatten() {
-            reply.encode(&mut out);
+        for (protocol, reply) in answers.into_values() {
+            if let Some(reply) = reply {
+                reply.encode_as(protocol, &mut out);
+            }
         }
         if let Some(reply) = &fatal {
-            reply.encode(&mut out);
+            reply.encode_as(protocol, &mut out);
         }
         stream.write_all(&out)?;
         if fatal.is_some() {
@@ -853,15 +861,19 @@ fn connection(
 }
 // ANCHOR_END: connection
 
+/// A connection's replies by sequence number, each with the protocol it is
+/// written in (`None`: the driver has not answered yet).
+type Answers = BTreeMap<u64, (Protocol, Option<Reply>)>;
+
 /// Waits for the driver's reply to every store command in `answers`;
 /// false if the driver is gone.
-fn collect(answers: &mut BTreeMap<u64, Option<Reply>>, replies: &Receiver<(u64, Reply)>) -> bool {
-    let mut pending = answers.values().filter(|a| a.is_none()).count();
+fn collect(answers: &mut Answers, replies: &Receiver<(u64, Reply)>) -> bool {
+    let mut pending = answers.values().filter(|(_, a)| a.is_none()).count();
     while pending > 0 {
         let Ok((seq, reply)) = replies.recv() else {
             return false;
         };
-        if let Some(slot @ None) = answers.get_mut(&seq) {
+        if let Some((_, slot @ None)) = answers.get_mut(&seq) {
             *slot = Some(reply);
             pending -= 1;
         }
@@ -869,8 +881,43 @@ fn collect(answers: &mut BTreeMap<u64, Option<Reply>>, replies: &Receiver<(u64, 
     true
 }
 
-fn answer_local(local: &Local, role: &Mutex<RoleInfo>) -> Reply {
+/// Answers a command the server handles itself; `HELLO 2|3` also switches
+/// the connection's `protocol` (its own reply is in the new one).
+fn answer_local(
+    local: &Local,
+    role: &Mutex<RoleInfo>,
+    session: u64,
+    protocol: &mut Protocol,
+) -> Reply {
     match local {
+        Local::Hello(asked) => {
+            if let Some(asked) = asked {
+                *protocol = *asked;
+            }
+            let leader = lock(role).leader;
+            let proto = match protocol {
+                Protocol::Resp2 => 2,
+                Protocol::Resp3 => 3,
+            };
+            let fields = [
+                ("server", Reply::text("vecstore")),
+                ("version", Reply::text(env!("CARGO_PKG_VERSION"))),
+                ("proto", Reply::Integer(proto)),
+                ("id", Reply::Integer((session >> 1) as i64)),
+                ("mode", Reply::text("standalone")),
+                (
+                    "role",
+                    Reply::text(if leader { "master" } else { "replica" }),
+                ),
+                ("modules", Reply::Array(Some(Vec::new()))),
+            ];
+            Reply::Map(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (Reply::text(k), vec![v]))
+                    .collect(),
+            )
+        }
         Local::Ping(None) => Reply::Simple("PONG".into()),
         Local::Ping(Some(message)) | Local::Echo(message) => Reply::Bulk(Some(message.clone())),
         Local::Client => Reply::Simple("OK".into()),

@@ -817,24 +817,37 @@ impl VectorStore {
         let floor = search
             .epsilon_bits
             .map_or(0.0, |bits| 1.0 - f64::from_bits(bits));
-        let mut out = Vec::new();
+        // Names only: an array. With scores or attributes: a map from name
+        // to them (a flat array in RESP2), as Redis answers.
+        let mut names = Vec::new();
+        let mut map = Vec::new();
         for (id, distance) in found {
             let score = VectorSet::similarity(distance);
             if score < floor {
                 continue;
             }
             let element = &set.elements[&id];
-            out.push(Reply::Bulk(Some(element.name.clone())));
+            let name = Reply::Bulk(Some(element.name.clone()));
+            let mut values = Vec::new();
             if search.with_scores {
-                out.push(Reply::double(score));
+                values.push(Reply::double(score));
             }
             if search.with_attributes {
-                out.push(Reply::Bulk(
+                values.push(Reply::Bulk(
                     element.attributes.as_ref().map(|a| a.clone().into_bytes()),
                 ));
             }
+            if values.is_empty() {
+                names.push(name);
+            } else {
+                map.push((name, values));
+            }
         }
-        Reply::Array(Some(out))
+        if search.with_scores || search.with_attributes {
+            Reply::Map(map)
+        } else {
+            Reply::Array(Some(names))
+        }
     }
     // ANCHOR_END: similar
 
@@ -862,12 +875,12 @@ impl VectorStore {
             ("index-nodes", Reply::Integer(set.index.nodes() as i64)),
             ("model", Reply::Bulk(model)),
         ];
-        Reply::Array(Some(
+        Reply::Map(
             pairs
                 .into_iter()
-                .flat_map(|(k, v)| [Reply::text(k), v])
+                .map(|(k, v)| (Reply::text(k), vec![v]))
                 .collect(),
-        ))
+        )
     }
 
     /// Answers a read-only command from the current state.
@@ -881,12 +894,13 @@ impl VectorStore {
             },
             Command::Embedding { key, element } => {
                 match self.sets.get(key).and_then(|s| s.by_name.get(element)) {
-                    // Each component as the shortest text that reads back
-                    // as the same f32: exactly the vector added.
+                    // Each component as the double nearest the shortest
+                    // text that reads back as the same f32, so RESP2
+                    // prints exactly that text: the vector added.
                     Some(_) => Reply::Array(Some(
                         self.element_vector(key, element)
                             .into_iter()
-                            .map(|c| Reply::text(format!("{c}")))
+                            .map(|c| Reply::double(format!("{c}").parse().unwrap_or(f64::from(c))))
                             .collect(),
                     )),
                     None => Reply::Array(None),

@@ -22,16 +22,16 @@ fn run(s: &mut VectorStore, text: &str) -> Reply {
 }
 
 fn nodes(s: &mut VectorStore, key: &str) -> i64 {
-    let Reply::Array(Some(items)) = run(s, &format!("VINFO {key}")) else {
+    let Reply::Map(fields) = run(s, &format!("VINFO {key}")) else {
         panic!("no VINFO")
     };
-    let at = items
+    match fields
         .iter()
-        .position(|r| *r == Reply::text("index-nodes"))
-        .unwrap();
-    match items[at + 1] {
-        Reply::Integer(n) => n,
-        ref other => panic!("{other:?}"),
+        .find(|(k, _)| *k == Reply::text("index-nodes"))
+        .map(|(_, v)| v.as_slice())
+    {
+        Some([Reply::Integer(n)]) => *n,
+        other => panic!("{other:?}"),
     }
 }
 

@@ -50,7 +50,7 @@ fn vadd_answers_as_redis_does() {
     assert_eq!(run(&mut s, "VCARD k"), Reply::Integer(2));
     assert_eq!(
         run(&mut s, "VEMB k a"),
-        Reply::Array(Some(vec![Reply::text("1"), Reply::text("1")])),
+        Reply::Array(Some(vec![Reply::double(1.0), Reply::double(1.0)])),
         "VEMB returns the new vector"
     );
     assert_eq!(

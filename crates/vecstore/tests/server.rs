@@ -322,3 +322,120 @@ fn redis_cli_works_unmodified() {
     assert!(cli(&["VDIM", "nosuchkey"]).contains("ERR"));
     server.stop().unwrap();
 }
+
+/// redis-py, unmodified, in both protocols: `tests/redis_py.py` asserts
+/// what each vector-set call returns. The Python is `STRATA_REDIS_PY` (CI
+/// builds a venv with a pinned redis-py) or `python3`; without redis-py the
+/// test is skipped, unless `STRATA_REQUIRE_REDIS_PY` is set.
+#[test]
+fn redis_py_works_unmodified() {
+    let python = std::env::var("STRATA_REDIS_PY").unwrap_or_else(|_| "python3".into());
+    let present = Process::new(&python)
+        .args(["-c", "import redis"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !present {
+        assert!(
+            std::env::var_os("STRATA_REQUIRE_REDIS_PY").is_none(),
+            "redis-py is required (STRATA_REQUIRE_REDIS_PY is set) but {python} cannot import it"
+        );
+        eprintln!("skipped: {python} cannot import redis (pip install redis)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/redis_py.py");
+    let out = Process::new(&python)
+        .arg(script)
+        .arg(server.addr().port().to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "redis_py.py failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprint!("{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// The next `expected` bytes `stream` sends.
+fn read_exactly(stream: &mut std::net::TcpStream, expected: usize) -> String {
+    use std::io::Read;
+    let mut buf = vec![0u8; expected];
+    stream.read_exact(&mut buf).unwrap();
+    String::from_utf8(buf).unwrap()
+}
+
+/// Sends `request` and expects exactly `reply` back.
+fn exchange(stream: &mut std::net::TcpStream, request: &str, reply: &str) {
+    use std::io::Write;
+    stream.write_all(request.as_bytes()).unwrap();
+    assert_eq!(read_exactly(stream, reply.len()), reply, "{request:?}");
+}
+
+/// `HELLO 3` switches a connection to RESP3, as redis-py (which asks for it
+/// first) expects: maps for `VSIM … WITHSCORES` and `VINFO`, doubles for
+/// scores and `VEMB`, `_` for null; `HELLO 2` switches back, another version
+/// is refused with `NOPROTO`, and a connection that never says `HELLO`
+/// keeps RESP2.
+#[test]
+fn hello_3_switches_a_connection_to_resp3() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    exchange(&mut s, "VADD k VALUES 2 1 0 a\r\n", ":1\r\n");
+    exchange(
+        &mut s,
+        "VADD k VALUES 2 0 1 b SETATTR {\"x\":1}\r\n",
+        ":1\r\n",
+    );
+    // RESP2 first.
+    exchange(
+        &mut s,
+        "VSIM k VALUES 2 1 0 WITHSCORES\r\n",
+        "*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$3\r\n0.5\r\n",
+    );
+    exchange(&mut s, "VGETATTR k a\r\n", "$-1\r\n");
+    exchange(
+        &mut s,
+        "HELLO 4\r\n",
+        "-NOPROTO unsupported protocol version\r\n",
+    );
+    // HELLO 3 answers a map of seven fields, itself in RESP3.
+    exchange(
+        &mut s,
+        "HELLO 3\r\n",
+        "%7\r\n$6\r\nserver\r\n$8\r\nvecstore\r\n$7\r\nversion\r\n",
+    );
+    let mut rest = Vec::new();
+    while !rest.ends_with(b"$7\r\nmodules\r\n*0\r\n") {
+        let mut byte = [0u8; 1];
+        s.read_exact(&mut byte).unwrap();
+        rest.push(byte[0]);
+    }
+    let rest = String::from_utf8_lossy(&rest).into_owned();
+    assert!(rest.contains("$5\r\nproto\r\n:3\r\n"), "{rest}");
+    exchange(
+        &mut s,
+        "VSIM k VALUES 2 1 0 WITHSCORES\r\n",
+        "%2\r\n$1\r\na\r\n,1\r\n$1\r\nb\r\n,0.5\r\n",
+    );
+    exchange(
+        &mut s,
+        "VSIM k VALUES 2 0 1 WITHSCORES WITHATTRIBS COUNT 1\r\n",
+        "%1\r\n$1\r\nb\r\n*2\r\n,1\r\n$7\r\n{\"x\":1}\r\n",
+    );
+    exchange(
+        &mut s,
+        "VSIM k VALUES 2 0 1 COUNT 1\r\n",
+        "*1\r\n$1\r\nb\r\n",
+    );
+    exchange(&mut s, "VGETATTR k a\r\n", "_\r\n");
+    exchange(&mut s, "VEMB k b\r\n", "*2\r\n,0\r\n,1\r\n");
+    exchange(&mut s, "VEMB k nobody\r\n", "_\r\n");
+    // HELLO 2: a flat array of the same seven fields.
+    exchange(&mut s, "HELLO 2\r\n", "*14\r\n");
+}

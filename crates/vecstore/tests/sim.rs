@@ -1798,6 +1798,8 @@ fn parse_vector(items: &[Reply]) -> Option<Vec<f32>> {
         .iter()
         .map(|item| match item {
             Reply::Bulk(Some(text)) => std::str::from_utf8(text).ok()?.parse::<f32>().ok(),
+            // As a RESP client reads it: the double's text, as an f32.
+            Reply::Double(value) => format!("{value}").parse::<f32>().ok(),
             _ => None,
         })
         .collect()

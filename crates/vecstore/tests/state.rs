@@ -87,21 +87,18 @@ fn the_redis_commands_do_what_redis_documents() {
     );
     assert_eq!(
         run(&mut s, "VSIM users ELE alice WITHSCORES COUNT 1"),
-        Reply::Array(Some(vec![Reply::text("alice"), Reply::double(1.0)]))
+        Reply::Map(vec![(Reply::text("alice"), vec![Reply::double(1.0)])])
     );
     // Opposite direction scores 0, orthogonal 0.5.
     assert_eq!(
         run(&mut s, "VSIM users VALUES 3 -1 0 0 WITHSCORES COUNT 3"),
-        Reply::Array(Some(vec![
+        Reply::Map(vec![
             // A tie: carol's id (2) is below bob's (3, given when his
             // vector was replaced).
-            Reply::text("carol"),
-            Reply::double(0.5),
-            Reply::text("bob"),
-            Reply::double(0.5),
-            Reply::text("alice"),
-            Reply::double(0.0),
-        ]))
+            (Reply::text("carol"), vec![Reply::double(0.5)]),
+            (Reply::text("bob"), vec![Reply::double(0.5)]),
+            (Reply::text("alice"), vec![Reply::double(0.0)]),
+        ])
     );
     assert_eq!(
         run(&mut s, "VSETATTR users bob {\"age\":20}"),
@@ -149,14 +146,14 @@ fn a_set_keeps_the_model_it_was_created_with() {
     assert!(
         matches!(run(&mut s, "VADD raw VALUES 2 1 0 b MODEL m"), Reply::Error(e) if e.contains("without MODEL"))
     );
-    let Reply::Array(Some(info)) = run(&mut s, "VINFO bios") else {
+    let Reply::Map(info) = run(&mut s, "VINFO bios") else {
         panic!()
     };
-    let at = info
-        .iter()
-        .position(|r| *r == Reply::text("model"))
-        .unwrap();
-    assert_eq!(info[at + 1], Reply::text("all-minilm"));
+    let model = info.iter().find(|(k, _)| *k == Reply::text("model"));
+    assert_eq!(
+        model.map(|(_, v)| v.as_slice()),
+        Some([Reply::text("all-minilm")].as_slice())
+    );
     let restored = VectorStore::restore(&s.snapshot()).unwrap();
     assert!(restored == s, "the model survives a snapshot");
 }
