@@ -265,18 +265,28 @@ fn sigkill_during_writes_loses_no_acknowledged_element() {
 
 /// redis-cli, unmodified, talks to the server (skipped without redis-cli
 /// unless STRATA_REQUIRE_REDIS_TOOLS is set, as in CI).
-#[test]
-fn redis_cli_works_unmodified() {
-    let present = Process::new("redis-cli")
-        .arg("--version")
+/// Whether `program args…` runs successfully. If it does not, the test
+/// that needs it is skipped, unless the environment variable `require` is
+/// set (as CI sets it), which makes it fail.
+fn available(program: &str, args: &[&str], require: &str) -> bool {
+    let present = Process::new(program)
+        .args(args)
         .output()
         .is_ok_and(|o| o.status.success());
+    assert!(
+        present || std::env::var_os(require).is_none(),
+        "`{program} {}` failed, and {require} is set",
+        args.join(" ")
+    );
     if !present {
-        assert!(
-            std::env::var_os("STRATA_REQUIRE_REDIS_TOOLS").is_none(),
-            "redis-cli is required (STRATA_REQUIRE_REDIS_TOOLS is set)"
-        );
-        eprintln!("skipped: redis-cli is not installed");
+        eprintln!("skipped: `{program} {}` failed", args.join(" "));
+    }
+    present
+}
+
+#[test]
+fn redis_cli_works_unmodified() {
+    if !available("redis-cli", &["--version"], "STRATA_REQUIRE_REDIS_TOOLS") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -330,16 +340,7 @@ fn redis_cli_works_unmodified() {
 #[test]
 fn redis_py_works_unmodified() {
     let python = std::env::var("STRATA_REDIS_PY").unwrap_or_else(|_| "python3".into());
-    let present = Process::new(&python)
-        .args(["-c", "import redis"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !present {
-        assert!(
-            std::env::var_os("STRATA_REQUIRE_REDIS_PY").is_none(),
-            "redis-py is required (STRATA_REQUIRE_REDIS_PY is set) but {python} cannot import it"
-        );
-        eprintln!("skipped: {python} cannot import redis (pip install redis)");
+    if !available(&python, &["-c", "import redis"], "STRATA_REQUIRE_REDIS_PY") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
